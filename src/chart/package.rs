@@ -1,0 +1,196 @@
+//! Reading a chart package: a gzipped tar with one top-level directory holding
+//! `Chart.yaml`.
+//!
+//! Uploads come from strangers, so every limit is Helm's own and checked while streaming:
+//! at most 100 MiB decompressed in all, 5 MiB per file, nothing outside the one top-level
+//! directory, no absolute paths, no `..`, no links. A gzip bomb stops at the limit rather
+//! than eating memory. Error texts are Helm's where Helm has one, so users recognise them.
+
+use std::io::{self, Read};
+use std::path::{Component, Path};
+
+use flate2::read::GzDecoder;
+
+use super::metadata::ChartVersionEntry;
+
+/// Helm's `MaxDecompressedChartSize`.
+pub const MAX_DECOMPRESSED_TOTAL: u64 = 100 * 1024 * 1024;
+/// Helm's `MaxDecompressedFileSize`.
+pub const MAX_DECOMPRESSED_FILE: u64 = 5 * 1024 * 1024;
+
+/// What to keep while reading a package.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Only `Chart.yaml`; stop reading as soon as it is found (indexing trusted storage).
+    ChartYaml,
+    /// Read and check every entry, keep `Chart.yaml` (validating an upload).
+    Validate,
+    /// Also keep `values.yaml` and the files under `templates/` (the API routes).
+    Contents,
+}
+
+/// A package's parsed contents.
+#[derive(Debug)]
+pub struct ChartPackage {
+    /// `Chart.yaml`, validated; `urls`, `created`, `digest` still empty.
+    pub metadata: ChartVersionEntry,
+    pub version: semver::Version,
+    /// Raw `values.yaml`, with [`Keep::Contents`].
+    pub values: Option<Vec<u8>>,
+    /// `(path inside the chart, bytes)` of `templates/…`, with [`Keep::Contents`].
+    pub templates: Vec<(String, Vec<u8>)>,
+}
+
+/// Reads and validates a package from its bytes.
+pub fn read(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ChartPackage, String> {
+    if bytes.is_empty() {
+        return Err("empty chart package: the request body holds no bytes".into());
+    }
+    if bytes.len() < 10 || bytes[0] != 0x1f || bytes[1] != 0x8b {
+        return Err("gzip: invalid header: the chart package is not gzip-compressed (expected a .tgz made by `helm package`)".into());
+    }
+    // The bound on the whole decompressed stream (tar headers and padding included) keeps a
+    // bomb made of empty entries from running forever; file contents are checked below.
+    let stream = GzDecoder::new(bytes).take(MAX_DECOMPRESSED_TOTAL + 64 * 1024 * 1024);
+    let mut archive = tar::Archive::new(stream);
+    let entries = archive.entries().map_err(tar_error)?;
+
+    let mut top_dir: Option<String> = None;
+    let mut chart_yaml: Option<Vec<u8>> = None;
+    let mut values = None;
+    let mut templates = Vec::new();
+    let mut total: u64 = 0;
+    let mut files = 0usize;
+    for entry in entries {
+        let mut entry = entry.map_err(tar_error)?;
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+        {
+            continue;
+        }
+        let path = entry.path().map_err(tar_error)?.into_owned();
+        let (top, inner) = split_top(&path)?;
+        if kind.is_dir() {
+            check_top(&mut top_dir, &top, &path)?;
+            continue;
+        }
+        if kind.is_symlink() || kind.is_hard_link() {
+            return Err(format!(
+                "chart contains a link {:?}: links are not allowed in a chart package",
+                path.display().to_string()
+            ));
+        }
+        if !kind.is_file() {
+            return Err(format!(
+                "chart contains {:?}, which is not a regular file",
+                path.display().to_string()
+            ));
+        }
+        let Some(inner) = inner else {
+            return Err(format!(
+                "chart illegally contains content outside the base directory: {:?}",
+                top
+            ));
+        };
+        check_top(&mut top_dir, &top, &path)?;
+        files += 1;
+        let size = entry.header().size().map_err(tar_error)?;
+        if size > MAX_DECOMPRESSED_FILE {
+            return Err(format!("decompressed chart file {inner:?} is larger than the maximum file size {MAX_DECOMPRESSED_FILE}"));
+        }
+        total += size;
+        if total > MAX_DECOMPRESSED_TOTAL {
+            return Err(format!(
+                "decompressed chart is larger than the maximum file size {MAX_DECOMPRESSED_TOTAL}"
+            ));
+        }
+        let wanted = inner == "Chart.yaml"
+            || keep == Keep::Contents
+                && (inner == "values.yaml" || inner.starts_with("templates/"));
+        if !wanted {
+            continue; // the tar reader skips the unread body
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        entry
+            .by_ref()
+            .take(MAX_DECOMPRESSED_FILE + 1)
+            .read_to_end(&mut data)
+            .map_err(tar_error)?;
+        match inner.as_str() {
+            "Chart.yaml" => {
+                chart_yaml = Some(data);
+                if keep == Keep::ChartYaml {
+                    break;
+                }
+            }
+            "values.yaml" => values = Some(data),
+            _ => templates.push((inner, data)),
+        }
+    }
+    if files == 0 {
+        return Err("no files in chart archive".into());
+    }
+    let chart_yaml = chart_yaml.ok_or("Chart.yaml file is missing")?;
+    let mut metadata = ChartVersionEntry::from_chart_yaml(&chart_yaml)?;
+    let version = metadata.validate(strict_semver)?;
+    Ok(ChartPackage {
+        metadata,
+        version,
+        values,
+        templates,
+    })
+}
+
+/// Splits `top/rest…` into its first component and the rest, refusing paths that could
+/// escape the chart directory.
+fn split_top(path: &Path) -> Result<(String, Option<String>), String> {
+    let mut parts = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                return Err("chart illegally references parent directory".into())
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err("chart illegally contains absolute paths".into())
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err("chart contains an entry with an empty name".into());
+    }
+    let top = parts.remove(0);
+    let inner = (!parts.is_empty()).then(|| parts.join("/"));
+    Ok((top, inner))
+}
+
+fn check_top(seen: &mut Option<String>, top: &str, path: &Path) -> Result<(), String> {
+    match seen {
+        None => {
+            *seen = Some(top.to_string());
+            Ok(())
+        }
+        Some(first) if first == top => Ok(()),
+        Some(first) => Err(format!(
+            "chart has more than one top-level directory ({first:?} and {:?}): a package holds exactly one",
+            path.display().to_string()
+        )),
+    }
+}
+
+fn tar_error(error: io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::UnexpectedEof => "unexpected EOF: the chart package is truncated".into(),
+        _ if error.to_string().contains("invalid gzip header")
+            || error.to_string().contains("corrupt deflate") =>
+        {
+            format!("gzip: {error}: the chart package is not a valid gzip stream")
+        }
+        _ => format!(
+            "archive/tar: invalid tar header: the chart package is not a tar archive ({error})"
+        ),
+    }
+}

@@ -1,0 +1,250 @@
+//! Configuration: every setting is a command-line flag and an environment variable
+//! (`--storage-local-rootdir` / `STORAGE_LOCAL_ROOTDIR`), named as ChartMuseum and the
+//! original ChartHall name them so existing deployments keep their settings.
+//!
+//! A value that does not parse stops start-up with a message naming the variable: a
+//! typo must never be silently replaced by a default.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Parsed and validated settings. Field docs are the `--help` text.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "charthall",
+    version,
+    about = "A fast, ChartMuseum-compatible Helm chart repository server"
+)]
+pub struct Config {
+    /// Listen port.
+    #[arg(long, env = "PORT", value_name = "PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Listen address.
+    #[arg(
+        long,
+        env = "LISTEN_HOST",
+        value_name = "LISTEN_HOST",
+        default_value = "0.0.0.0"
+    )]
+    pub listen_host: String,
+
+    /// Storage backend (only `local` for now).
+    #[arg(long, env = "STORAGE", value_name = "STORAGE", default_value = "local", value_parser = ["local"])]
+    pub storage: String,
+
+    /// Folder that holds the repositories; created on start.
+    #[arg(
+        long,
+        env = "STORAGE_LOCAL_ROOTDIR",
+        value_name = "STORAGE_LOCAL_ROOTDIR",
+        default_value = "./charts-data"
+    )]
+    pub storage_local_rootdir: PathBuf,
+
+    /// Number of URL path segments that name a repository (0, 1 or 2 ...).
+    #[arg(long, env = "DEPTH", value_name = "DEPTH", default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub depth: u8,
+
+    /// URL prefix of every route, e.g. `/helm`.
+    #[arg(long, env = "CONTEXT_PATH", value_name = "CONTEXT_PATH", default_value = "", value_parser = parse_context_path)]
+    pub context_path: String,
+
+    /// Absolute prefix for package `urls` in the index (e.g. `https://charts.example.com`).
+    #[arg(long, env = "CHART_URL", value_name = "CHART_URL", default_value = "", value_parser = parse_chart_url)]
+    pub chart_url: String,
+
+    /// Basic auth user; with BASIC_AUTH_PASS it protects every route but /health and /info.
+    #[arg(long, env = "BASIC_AUTH_USER", value_name = "BASIC_AUTH_USER")]
+    pub basic_auth_user: Option<String>,
+
+    /// Basic auth password (BASIC_AUTH_PASSWORD is accepted too).
+    #[arg(
+        long,
+        env = "BASIC_AUTH_PASS",
+        value_name = "BASIC_AUTH_PASS",
+        hide_env_values = true
+    )]
+    pub basic_auth_pass: Option<String>,
+
+    /// With basic auth, let reads (GET/HEAD) through without credentials.
+    #[arg(long, env = "AUTH_ANONYMOUS_GET", value_name = "AUTH_ANONYMOUS_GET", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub auth_anonymous_get: bool,
+
+    /// Replace an existing version on upload.
+    #[arg(long, env = "ALLOW_OVERWRITE", value_name = "ALLOW_OVERWRITE", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub allow_overwrite: bool,
+
+    /// Ignore the `?force` query of uploads.
+    #[arg(long, env = "DISABLE_FORCE_OVERWRITE", value_name = "DISABLE_FORCE_OVERWRITE", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub disable_force_overwrite: bool,
+
+    /// Serve no /api routes.
+    #[arg(long, env = "DISABLE_API", value_name = "DISABLE_API", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub disable_api: bool,
+
+    /// Serve no DELETE route.
+    #[arg(long, env = "DISABLE_DELETE", value_name = "DISABLE_DELETE", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub disable_delete: bool,
+
+    /// Multipart field that carries the chart package.
+    #[arg(
+        long,
+        env = "CHART_POST_FORM_FIELD_NAME",
+        value_name = "CHART_POST_FORM_FIELD_NAME",
+        default_value = "chart"
+    )]
+    pub chart_post_form_field_name: String,
+
+    /// Multipart field that carries the provenance file.
+    #[arg(
+        long,
+        env = "PROV_POST_FORM_FIELD_NAME",
+        value_name = "PROV_POST_FORM_FIELD_NAME",
+        default_value = "prov"
+    )]
+    pub prov_post_form_field_name: String,
+
+    /// Largest accepted request body, in bytes (413 beyond).
+    #[arg(long, env = "MAX_UPLOAD_SIZE", value_name = "MAX_UPLOAD_SIZE", default_value_t = 20 * 1024 * 1024)]
+    pub max_upload_size: u64,
+
+    /// Rescan storage for changes made outside the API every so often (`30s`, `10m`, `1h`; 0 = off).
+    #[arg(long, env = "CACHE_INTERVAL", value_name = "CACHE_INTERVAL", default_value = "0", value_parser = parse_duration)]
+    pub cache_interval: Duration,
+
+    /// Parallel workers that read and hash packages at start-up (0 = number of cores).
+    #[arg(
+        long,
+        env = "INDEX_LIMIT",
+        value_name = "INDEX_LIMIT",
+        default_value_t = 0
+    )]
+    pub index_limit: usize,
+
+    /// Refuse versions that are not strict SemVer 2 (no `v` prefix, all three numbers).
+    #[arg(long, env = "ENFORCE_SEMVER2", value_name = "ENFORCE_SEMVER2", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub enforce_semver2: bool,
+
+    /// One JSON object per log line.
+    #[arg(long, env = "LOG_JSON", value_name = "LOG_JSON", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub log_json: bool,
+
+    /// TLS certificate (PEM); with TLS_KEY, serve HTTPS.
+    #[arg(long, env = "TLS_CERT", value_name = "TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM).
+    #[arg(long, env = "TLS_KEY", value_name = "TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads flags and environment, then applies the cross-field rules clap cannot express.
+    pub fn load() -> Result<Config, String> {
+        let mut config = Config::try_parse().map_err(|e| {
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) {
+                e.exit()
+            }
+            e.to_string()
+        })?;
+        if config.basic_auth_pass.is_none() {
+            // The original ChartHall's README spells it this way; both work.
+            config.basic_auth_pass = std::env::var("BASIC_AUTH_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty());
+        }
+        if config.basic_auth_user.as_deref() == Some("") {
+            config.basic_auth_user = None;
+        }
+        if config.basic_auth_user.is_some() != config.basic_auth_pass.is_some() {
+            return Err("BASIC_AUTH_USER and BASIC_AUTH_PASS must be set together".into());
+        }
+        if config.tls_cert.is_some() != config.tls_key.is_some() {
+            return Err("TLS_CERT and TLS_KEY must be set together".into());
+        }
+        if config.index_limit == 0 {
+            config.index_limit = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2);
+        }
+        Ok(config)
+    }
+
+    /// Credentials when basic auth is on.
+    pub fn basic_auth(&self) -> Option<(&str, &str)> {
+        Some((
+            self.basic_auth_user.as_deref()?,
+            self.basic_auth_pass.as_deref()?,
+        ))
+    }
+
+    /// Whether an upload may replace an existing version.
+    pub fn may_overwrite(&self, force_requested: bool) -> bool {
+        self.allow_overwrite || (force_requested && !self.disable_force_overwrite)
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" | "yes" | "on" => Ok(true),
+        "" | "0" | "f" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!("`{value}` is not a boolean (use true or false)")),
+    }
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    if value == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(value)
+        .map_err(|e| format!("`{value}` is not a duration like 30s, 10m or 1h: {e}"))
+}
+
+/// `helm/` and `/helm/` both mean `/helm`; empty means no prefix.
+fn parse_context_path(value: &str) -> Result<String, String> {
+    let trimmed = value.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    if trimmed
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(format!("`{value}` is not a URL path like /helm"));
+    }
+    Ok(format!("/{trimmed}"))
+}
+
+fn parse_chart_url(value: &str) -> Result<String, String> {
+    let trimmed = value.trim().trim_end_matches('/');
+    if !trimmed.is_empty() && !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
+        return Err(format!("`{value}` is not an absolute http(s) URL"));
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_paths() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_context_path("helm/x/").unwrap(), "/helm/x");
+        assert_eq!(parse_context_path("/").unwrap(), "");
+        assert!(parse_context_path("/a/../b").is_err());
+        assert_eq!(parse_chart_url("https://x.io/").unwrap(), "https://x.io");
+        assert!(parse_chart_url("x.io").is_err());
+        assert!(parse_bool("maybe").is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! The JSON API's reads: `/api/<repo>/charts[/<name>[/<version>[/templates|/values]]]`.
+//!
+//! Chart and version lookups answer from the snapshot's pre-rendered JSON; templates and
+//! values need the package itself, read from storage on demand.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use hyper::StatusCode;
+
+use super::response::{self, Reply};
+use super::App;
+use crate::chart::version::{self, SelectError};
+use crate::chart::Keep;
+use crate::index::scan::read_package;
+use crate::index::state::Chart;
+use crate::index::version::IndexedVersion;
+use crate::index::RepoSnapshot;
+
+pub fn charts(app: &App, repo: &str, query: Option<&str>, head: bool) -> Reply {
+    let page = match paging(query) {
+        Ok(page) => page,
+        Err(message) => return response::error(StatusCode::BAD_REQUEST, message),
+    };
+    let body = app.catalog.snapshot(repo).charts_json(page);
+    let reply = response::bytes(StatusCode::OK, response::JSON, body);
+    if head {
+        response::without_body(reply)
+    } else {
+        reply
+    }
+}
+
+pub fn chart(app: &App, repo: &str, name: &str, head: bool) -> Reply {
+    let snapshot = app.catalog.snapshot(repo);
+    let reply = match snapshot.charts.get(name) {
+        Some(chart) => response::bytes(StatusCode::OK, response::JSON, chart.json.clone()),
+        None => response::error(StatusCode::NOT_FOUND, "chart not found"),
+    };
+    if head {
+        response::without_body(reply)
+    } else {
+        reply
+    }
+}
+
+pub fn version(app: &App, repo: &str, name: &str, wanted: &str, head: bool) -> Reply {
+    let reply = match select(&app.catalog.snapshot(repo), name, wanted) {
+        Ok(version) => response::bytes(StatusCode::OK, response::JSON, version.json.clone()),
+        Err(reply) => reply,
+    };
+    if head {
+        response::without_body(reply)
+    } else {
+        reply
+    }
+}
+
+pub enum Contents {
+    Templates,
+    Values,
+}
+
+pub async fn contents(
+    app: &App,
+    repo: String,
+    name: String,
+    wanted: String,
+    contents: Contents,
+) -> Reply {
+    let version = match select(&app.catalog.snapshot(&repo), &name, &wanted) {
+        Ok(version) => version,
+        Err(reply) => return reply,
+    };
+    let storage = app.catalog.storage.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let bytes = storage
+            .read(&repo, &version.file_name)
+            .map_err(|e| e.to_string())?;
+        read_package(&bytes, Keep::Contents, false)
+    })
+    .await
+    .expect("package task");
+    let package = match read {
+        Ok(read) => read.package,
+        Err(problem) => {
+            return response::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read the chart package: {problem}"),
+            )
+        }
+    };
+    match contents {
+        Contents::Values => match package.values {
+            Some(values) => response::bytes(
+                StatusCode::OK,
+                hyper::header::HeaderValue::from_static("application/yaml"),
+                values,
+            ),
+            None => response::error(StatusCode::NOT_FOUND, "values.yaml not found"),
+        },
+        Contents::Templates => {
+            let values: serde_json::Value = package
+                .values
+                .and_then(|v| serde_yaml::from_slice::<serde_json::Value>(&v).ok())
+                .unwrap_or(serde_json::Value::Null);
+            let templates: Vec<serde_json::Value> = package
+                .templates
+                .iter()
+                .map(|(path, data)| {
+                    serde_json::json!({ "name": path, "data": base64::engine::general_purpose::STANDARD.encode(data) })
+                })
+                .collect();
+            response::json(
+                StatusCode::OK,
+                &serde_json::json!({ "templates": templates, "values": values }),
+            )
+        }
+    }
+}
+
+/// Finds a version as Helm's `IndexFile.Get` would: exact, `latest`, or a constraint.
+fn select(snapshot: &RepoSnapshot, name: &str, wanted: &str) -> Result<Arc<IndexedVersion>, Reply> {
+    let chart: &Arc<Chart> = snapshot
+        .charts
+        .get(name)
+        .ok_or_else(|| response::error(StatusCode::NOT_FOUND, "no chart name found"))?;
+    version::select(&chart.versions, wanted, |v| v.version(), |v| &v.semver)
+        .cloned()
+        .map_err(|e| match e {
+            SelectError::NoMatch => response::error(
+                StatusCode::NOT_FOUND,
+                format!("no chart version found for {name}-{wanted}"),
+            ),
+            SelectError::BadConstraint => response::error(
+                StatusCode::NOT_FOUND,
+                format!("improper constraint: {wanted}"),
+            ),
+        })
+}
+
+/// `offset` and `limit` of the query string; `None` when absent (the whole list).
+fn paging(query: Option<&str>) -> Result<Option<(usize, usize)>, String> {
+    let (mut offset, mut limit) = (None, None);
+    for (key, value) in form_pairs(query.unwrap_or("")) {
+        match key.as_str() {
+            "offset" => {
+                offset = Some(value.parse::<usize>().map_err(|_| {
+                    format!("offset is not a valid non-negative integer: {value:?}")
+                })?)
+            }
+            "limit" => {
+                limit = Some(
+                    value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|&l| l > 0)
+                        .ok_or_else(|| {
+                            format!("limit is not a valid positive integer: {value:?}")
+                        })?,
+                )
+            }
+            _ => {}
+        }
+    }
+    Ok(match (offset, limit) {
+        (None, None) => None,
+        (offset, limit) => Some((offset.unwrap_or(0), limit.unwrap_or(usize::MAX))),
+    })
+}
+
+/// Decoded `key=value` pairs of a query string.
+pub fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        (decode(key), decode(value))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_rules() {
+        assert_eq!(paging(None).unwrap(), None);
+        assert_eq!(paging(Some("offset=2&limit=3")).unwrap(), Some((2, 3)));
+        assert_eq!(paging(Some("offset=2")).unwrap(), Some((2, usize::MAX)));
+        assert!(paging(Some("offset=-1"))
+            .unwrap_err()
+            .starts_with("offset is not a valid non-negative integer"));
+        assert!(paging(Some("limit=0"))
+            .unwrap_err()
+            .starts_with("limit is not a valid positive integer"));
+        assert!(paging(Some("offset=abc")).is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! The response body type: whole `Bytes` from a snapshot (zero-copy), or a file streamed
+//! from storage in bounded chunks.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http_body::{Frame, SizeHint};
+use tokio_util::io::ReaderStream;
+
+pub enum Body {
+    Empty,
+    /// Taken on the first poll; cloning `Bytes` into it is a reference-count bump.
+    Full(Option<Bytes>),
+    File {
+        stream: ReaderStream<tokio::fs::File>,
+        remaining: u64,
+    },
+}
+
+impl Body {
+    pub fn full(bytes: impl Into<Bytes>) -> Body {
+        Body::Full(Some(bytes.into()))
+    }
+
+    pub fn file(file: std::fs::File, size: u64) -> Body {
+        let file = tokio::fs::File::from_std(file);
+        Body::File {
+            stream: ReaderStream::with_capacity(file, 64 * 1024),
+            remaining: size,
+        }
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        match self.get_mut() {
+            Body::Empty => Poll::Ready(None),
+            Body::Full(bytes) => Poll::Ready(
+                bytes
+                    .take()
+                    .filter(|b| !b.is_empty())
+                    .map(|b| Ok(Frame::data(b))),
+            ),
+            Body::File { stream, remaining } => match Pin::new(stream).poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    *remaining = remaining.saturating_sub(chunk.len() as u64);
+                    Poll::Ready(Some(Ok(Frame::data(chunk))))
+                }
+                other => other.map(|chunk| chunk.map(|r| r.map(Frame::data))),
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Empty => true,
+            Body::Full(bytes) => bytes.as_ref().is_none_or(|b| b.is_empty()),
+            Body::File { remaining, .. } => *remaining == 0,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Empty => SizeHint::with_exact(0),
+            Body::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Body::File { remaining, .. } => SizeHint::with_exact(*remaining),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `GET /<repo>/index.yaml` — the hot path — and `GET /`.
+//!
+//! The index answer is a snapshot load and a `Bytes` clone. Gzip only when the client
+//! says it can read it (Helm does not ask, and cannot read unasked gzip); every answer
+//! carries a strong ETag per encoding so caches and CI jobs can revalidate for free.
+
+use std::time::{Duration, SystemTime};
+
+use hyper::header::{
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, ETAG,
+    IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, VARY,
+};
+use hyper::StatusCode;
+
+use super::response::{self, Reply};
+use super::App;
+
+pub fn index(app: &App, repo: &str, headers: &HeaderMap, head: bool) -> Reply {
+    let snapshot = app.catalog.snapshot(repo);
+    let gzip = accepts_gzip(headers);
+    let representation = if gzip {
+        &snapshot.index_gzip
+    } else {
+        &snapshot.index
+    };
+    let fresh = match headers.get(IF_NONE_MATCH) {
+        Some(tags) => etag_matches(tags, &representation.etag),
+        None => headers
+            .get(IF_MODIFIED_SINCE)
+            .and_then(|v| httpdate::parse_http_date(v.to_str().ok()?).ok())
+            .is_some_and(|since| not_modified_since(snapshot.modified, since)),
+    };
+    let mut reply = if fresh {
+        let mut reply = response::bytes(
+            StatusCode::NOT_MODIFIED,
+            response::YAML,
+            bytes::Bytes::new(),
+        );
+        reply.headers_mut().remove(hyper::header::CONTENT_LENGTH);
+        reply
+    } else {
+        response::bytes(StatusCode::OK, response::YAML, representation.body.clone())
+    };
+    let headers = reply.headers_mut();
+    if gzip && !fresh {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    headers.insert(ETAG, representation.etag.clone());
+    headers.insert(LAST_MODIFIED, snapshot.last_modified.clone());
+    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if head {
+        response::without_body(reply)
+    } else {
+        reply
+    }
+}
+
+/// `GET /`: the original ChartHall's list of repositories.
+pub fn repositories(app: &App) -> Reply {
+    let names = app.catalog.names();
+    let body = if names.is_empty() {
+        "---\nrepos: []\n".to_string()
+    } else {
+        let list = serde_yaml::to_string(&names).expect("strings serialize");
+        format!("---\nrepos:\n{list}")
+    };
+    response::bytes(StatusCode::OK, response::YAML, body)
+}
+
+/// Whether `Accept-Encoding` allows gzip (`gzip`, `x-gzip` or `*` with a non-zero q).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    for value in headers
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                })
+                .next()
+                .unwrap_or(1.0);
+            match coding.as_str() {
+                "gzip" | "x-gzip" => gzip = Some(q > 0.0),
+                "*" => any = Some(q > 0.0),
+                _ => {}
+            }
+        }
+    }
+    gzip.or(any).unwrap_or(false)
+}
+
+/// `If-None-Match`: `*` or any listed tag equal to ours (weak comparison, as RFC 9110
+/// asks for this header).
+fn etag_matches(header: &HeaderValue, etag: &HeaderValue) -> bool {
+    let Ok(header) = header.to_str() else {
+        return false;
+    };
+    let ours = etag.to_str().unwrap_or_default();
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == ours)
+}
+
+/// HTTP dates have whole seconds; `modified` counts as its second.
+fn not_modified_since(modified: SystemTime, since: SystemTime) -> bool {
+    let modified = modified
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let since = since
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    Duration::from_secs(modified.as_secs()) <= since
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(!accepts_gzip(&HeaderMap::new()));
+        assert!(accepts_gzip(&with("gzip")));
+        assert!(accepts_gzip(&with("br, gzip;q=0.5")));
+        assert!(!accepts_gzip(&with("gzip;q=0")));
+        assert!(accepts_gzip(&with("*")));
+        assert!(!accepts_gzip(&with("*, gzip;q=0")));
+        assert!(!accepts_gzip(&with("identity")));
+    }
+}

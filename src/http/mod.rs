@@ -1,0 +1,185 @@
+//! The HTTP side: a bare hyper service (no framework on the hot path) that routes each
+//! request, checks credentials and calls the handler.
+
+mod api;
+mod auth;
+mod body;
+mod index;
+mod packages;
+mod response;
+mod route;
+mod server;
+mod upload;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue, ALLOW};
+use hyper::{Method, Request, StatusCode};
+
+pub use server::serve;
+
+use crate::config::Config;
+use crate::index::Catalog;
+use auth::{Access, BasicAuth};
+use response::Reply;
+use route::Route;
+
+/// Everything a request handler needs, shared by all connections.
+pub struct App {
+    pub config: Config,
+    pub catalog: Arc<Catalog>,
+    auth: Option<BasicAuth>,
+    /// Source of `X-Request-Id` values for requests that bring none.
+    next_request_id: AtomicU64,
+    request_id_prefix: String,
+}
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+impl App {
+    pub fn new(config: Config, catalog: Arc<Catalog>) -> App {
+        let auth = config
+            .basic_auth()
+            .map(|(user, pass)| BasicAuth::new(user, pass, config.auth_anonymous_get));
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        App {
+            auth,
+            next_request_id: AtomicU64::new(0),
+            request_id_prefix: format!("{:x}-{:x}", std::process::id(), started.as_secs()),
+            config,
+            catalog,
+        }
+    }
+
+    pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Reply {
+        let request_id = match request.headers().get(&X_REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let n = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+                HeaderValue::from_str(&format!("{}-{n:x}", self.request_id_prefix))
+                    .expect("ASCII id")
+            }
+        };
+        let mut reply = self.dispatch(request).await;
+        reply.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
+        reply
+    }
+
+    async fn dispatch(&self, request: Request<Incoming>) -> Reply {
+        let route = route::resolve(
+            request.uri().path(),
+            &self.config.context_path,
+            self.config.depth,
+        );
+        if route.is_api() && self.config.disable_api {
+            return response::error(
+                StatusCode::NOT_FOUND,
+                "not found: the API is disabled on this server (DISABLE_API)",
+            );
+        }
+        let method = request.method().clone();
+        let access = match (&route, &method) {
+            (Route::Health | Route::Info | Route::NotFound, _) => Access::Open,
+            (_, &Method::GET | &Method::HEAD) => Access::Pull,
+            _ => Access::Push,
+        };
+        if let Some(denied) = self
+            .auth
+            .as_ref()
+            .and_then(|auth| auth.check(access, request.headers()))
+        {
+            return denied;
+        }
+        let head = method == Method::HEAD;
+        match (route, method) {
+            (Route::Health, Method::GET | Method::HEAD) => {
+                response::bytes(StatusCode::OK, response::JSON, &b"{\"healthy\":true}"[..])
+            }
+            (Route::Info, Method::GET | Method::HEAD) => response::json(
+                StatusCode::OK,
+                &serde_json::json!({ "version": concat!("v", env!("CARGO_PKG_VERSION")) }),
+            ),
+            (Route::Root, Method::GET | Method::HEAD) => index::repositories(self),
+            (Route::Index { repo }, Method::GET | Method::HEAD) => {
+                index::index(self, &repo, request.headers(), head)
+            }
+            (Route::Package { repo, file }, Method::GET | Method::HEAD) => {
+                packages::download(self, repo, file, head).await
+            }
+            (Route::ApiCharts { repo }, Method::GET | Method::HEAD) => {
+                api::charts(self, &repo, request.uri().query(), head)
+            }
+            (Route::ApiCharts { repo }, Method::POST) => {
+                upload::upload(self, repo, request, upload::Target::Chart).await
+            }
+            (Route::ApiProvenance { repo }, Method::POST) => {
+                upload::upload(self, repo, request, upload::Target::Provenance).await
+            }
+            (Route::ApiChart { repo, name }, Method::GET | Method::HEAD) => {
+                api::chart(self, &repo, &name, head)
+            }
+            (
+                Route::ApiVersion {
+                    repo,
+                    name,
+                    version,
+                },
+                Method::GET | Method::HEAD,
+            ) => api::version(self, &repo, &name, &version, head),
+            (Route::ApiVersion { .. }, Method::DELETE) if self.config.disable_delete => {
+                response::error(
+                    StatusCode::NOT_FOUND,
+                    "not found: deleting is disabled on this server (DISABLE_DELETE)",
+                )
+            }
+            (
+                Route::ApiVersion {
+                    repo,
+                    name,
+                    version,
+                },
+                Method::DELETE,
+            ) => upload::delete(self, repo, name, version).await,
+            (
+                Route::ApiTemplates {
+                    repo,
+                    name,
+                    version,
+                },
+                Method::GET,
+            ) => api::contents(self, repo, name, version, api::Contents::Templates).await,
+            (
+                Route::ApiValues {
+                    repo,
+                    name,
+                    version,
+                },
+                Method::GET,
+            ) => api::contents(self, repo, name, version, api::Contents::Values).await,
+            (Route::NotFound, _) => response::not_found(),
+            (route, method) => method_not_allowed(&route, &method),
+        }
+    }
+}
+
+fn method_not_allowed(route: &Route, method: &Method) -> Reply {
+    let allowed = match route {
+        Route::ApiCharts { .. } => "GET, HEAD, POST",
+        Route::ApiProvenance { .. } => "POST",
+        Route::ApiVersion { .. } => "GET, HEAD, DELETE",
+        Route::ApiTemplates { .. } | Route::ApiValues { .. } => "GET",
+        _ => "GET, HEAD",
+    };
+    let mut reply = response::error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method {method} is not allowed here; this route accepts {allowed}"),
+    );
+    reply
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allowed));
+    reply
+}

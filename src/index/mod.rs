@@ -1,0 +1,20 @@
+//! The index: each repository's model (chart → versions), the snapshots readers see,
+//! and the code that changes them (scans of storage, uploads, deletes).
+//!
+//! ```text
+//! storage ──scan──▶ RepoState ──publish──▶ RepoSnapshot ──ArcSwap──▶ readers
+//!    ▲                  ▲         (after every change, before the answer)
+//!    └── upload/delete ─┘
+//! ```
+
+pub mod catalog;
+pub mod repository;
+pub mod scan;
+pub mod snapshot;
+pub mod state;
+pub mod version;
+pub mod writes;
+
+pub use catalog::Catalog;
+pub use snapshot::{IndexSettings, RepoSnapshot};
+pub use writes::{UploadedChart, UploadedProvenance, WriteError};

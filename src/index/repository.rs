@@ -1,0 +1,56 @@
+//! One repository: its writer-owned state and the snapshot readers see.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+
+use super::snapshot::{IndexSettings, RepoSnapshot};
+use super::state::RepoState;
+
+pub struct Repository {
+    /// `""` at depth 0, `team` at depth 1, `org/team` at depth 2.
+    pub name: String,
+    /// Prefix of the `urls` of this repository's versions.
+    pub url_prefix: String,
+    /// One writer at a time: uploads, deletes and rescans of this repository queue here,
+    /// while other repositories' writers and every reader go on.
+    state: Mutex<RepoState>,
+    /// What readers see; replaced whole after every change.
+    snapshot: ArcSwap<RepoSnapshot>,
+}
+
+impl Repository {
+    pub fn new(name: String, settings: &IndexSettings) -> Repository {
+        let state = RepoState::default();
+        let snapshot = RepoSnapshot::build(state.charts.clone(), settings, SystemTime::now());
+        Repository {
+            url_prefix: settings.url_prefix(&name),
+            name,
+            state: Mutex::new(state),
+            snapshot: ArcSwap::new(snapshot),
+        }
+    }
+
+    /// The current snapshot: an atomic load, never blocked by writers.
+    pub fn snapshot(&self) -> Arc<RepoSnapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Takes the writer's lock. A writer that panicked left the state as it was before its
+    /// change was published (changes are applied, then published), so it stays usable.
+    pub fn lock(&self) -> MutexGuard<'_, RepoState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Builds the snapshot of `state` and makes it the one readers see.
+    pub fn publish(&self, state: &RepoState, settings: &IndexSettings) {
+        self.snapshot.store(RepoSnapshot::build(
+            state.charts.clone(),
+            settings,
+            SystemTime::now(),
+        ));
+    }
+}

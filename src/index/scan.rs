@@ -1,0 +1,232 @@
+//! Reading storage into the index: at start-up, and again every `CACHE_INTERVAL` for
+//! changes made behind the server's back.
+//!
+//! A scan lists each repository, reads only the packages whose size or mtime differ from
+//! what the index holds, and does the reading — hashing and `Chart.yaml` — on a bounded
+//! pool of worker threads fed by a crossbeam channel, so start-up runs at disk speed
+//! while memory holds only `workers` packages at a time.
+
+use std::collections::HashSet;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::catalog::Catalog;
+use super::repository::Repository;
+use super::state::RepoState;
+use super::version::{FileStamp, IndexedVersion};
+use crate::chart::{package, ChartPackage, Keep};
+use crate::storage::{ObjectInfo, Storage};
+
+/// What a scan found to do in one repository.
+#[derive(Default)]
+struct Plan {
+    /// Packages to (re)read, with the stamp the index held for that file when planned.
+    read: Vec<(ObjectInfo, Option<FileStamp>)>,
+    /// Indexed files no longer in storage, with their stamp when planned.
+    remove: Vec<(String, FileStamp)>,
+    /// Every package file the listing holds.
+    present: HashSet<String>,
+}
+
+/// A package read from storage.
+pub struct ReadPackage {
+    pub package: ChartPackage,
+    /// Hex SHA-256 of the whole package, as Helm's `digest`.
+    pub digest: String,
+}
+
+/// Reads and checks one package and computes its digest.
+pub fn read_package(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ReadPackage, String> {
+    let package = package::read(bytes, keep, strict_semver)?;
+    Ok(ReadPackage {
+        package,
+        digest: hex::encode(Sha256::digest(bytes)),
+    })
+}
+
+/// Syncs the given repositories with storage and publishes those that changed.
+pub fn sync(catalog: &Catalog, repositories: &[Arc<Repository>]) -> io::Result<()> {
+    let mut plans = Vec::with_capacity(repositories.len());
+    for repository in repositories {
+        let listing = catalog.storage.list(&repository.name)?;
+        plans.push(plan(&repository.lock(), listing));
+    }
+    let jobs: Vec<(usize, ObjectInfo)> = plans
+        .iter()
+        .enumerate()
+        .flat_map(|(i, plan)| plan.read.iter().map(move |(object, _)| (i, object.clone())))
+        .collect();
+    let mut results: Vec<Vec<(ObjectInfo, Result<ReadPackage, String>)>> =
+        repositories.iter().map(|_| Vec::new()).collect();
+    for (i, object, result) in read_all(catalog, repositories, jobs) {
+        results[i].push((object, result));
+    }
+    for ((repository, plan), results) in repositories.iter().zip(plans).zip(results) {
+        let mut state = repository.lock();
+        if apply(&mut state, repository, plan, results) {
+            repository.publish(&state, &catalog.settings);
+            tracing::info!(repo = %repository.name, versions = state.version_count(), "index updated from storage");
+        }
+    }
+    Ok(())
+}
+
+fn plan(state: &RepoState, listing: Vec<ObjectInfo>) -> Plan {
+    let mut plan = Plan::default();
+    for object in listing {
+        if !object.name.ends_with(".tgz") {
+            continue;
+        }
+        plan.present.insert(object.name.clone());
+        let stamp = FileStamp {
+            size: object.size,
+            modified: object.modified,
+        };
+        let indexed = state.stamp_of(&object.name);
+        if indexed != Some(stamp) && state.broken.get(&object.name) != Some(&stamp) {
+            plan.read.push((object, indexed));
+        }
+    }
+    for file in state.indexed_files() {
+        if !plan.present.contains(file) {
+            plan.remove.push((
+                file.clone(),
+                state.stamp_of(file).expect("indexed files have a stamp"),
+            ));
+        }
+    }
+    plan
+}
+
+/// Applies a plan's results; a file a writer touched since planning is left alone (the
+/// writer's view is newer). Returns whether the index changed.
+fn apply(
+    state: &mut RepoState,
+    repository: &Repository,
+    mut plan: Plan,
+    results: Vec<(ObjectInfo, Result<ReadPackage, String>)>,
+) -> bool {
+    let mut changed = false;
+    for (file, stamp) in std::mem::take(&mut plan.remove) {
+        if state.stamp_of(&file) == Some(stamp) {
+            state.remove_file(&file);
+            changed = true;
+        }
+    }
+    let planned: std::collections::HashMap<String, Option<FileStamp>> =
+        std::mem::take(&mut plan.read)
+            .into_iter()
+            .map(|(object, stamp)| (object.name, stamp))
+            .collect();
+    for (object, result) in results {
+        if state.stamp_of(&object.name) != planned[&object.name] {
+            continue;
+        }
+        let stamp = FileStamp {
+            size: object.size,
+            modified: object.modified,
+        };
+        if state.remove_file(&object.name).is_some() {
+            changed = true;
+        }
+        let read = match result {
+            Ok(read) => read,
+            Err(problem) => {
+                tracing::warn!(repo = %repository.name, file = %object.name, %problem, "skipping a file that is not a valid chart package");
+                state.broken.insert(object.name, stamp);
+                continue;
+            }
+        };
+        let entry = read.package.metadata;
+        if let Some(other) = state.find(&entry.name, &entry.version) {
+            // Two files hold one version: keep the one named as an upload would name it.
+            if object.name != entry.file_name() {
+                tracing::warn!(repo = %repository.name, file = %object.name, indexed = %other.file_name,
+                    "skipping a package whose chart version is already indexed from another file");
+                state.broken.insert(object.name, stamp);
+                continue;
+            }
+        }
+        state.broken.remove(&object.name);
+        let version = IndexedVersion::new(
+            entry,
+            read.package.version,
+            object.name,
+            stamp,
+            read.digest,
+            object.modified,
+            &repository.url_prefix,
+        );
+        state.insert(version);
+        changed = true;
+    }
+    state.broken.retain(|file, _| plan.present.contains(file));
+    changed
+}
+
+type ReadResult = (usize, ObjectInfo, Result<ReadPackage, String>);
+
+/// Reads `jobs` on `catalog.workers` threads; logs progress on big scans.
+fn read_all(
+    catalog: &Catalog,
+    repositories: &[Arc<Repository>],
+    jobs: Vec<(usize, ObjectInfo)>,
+) -> Vec<ReadResult> {
+    let total = jobs.len();
+    if total == 0 {
+        return Vec::new();
+    }
+    let started = Instant::now();
+    let storage: &dyn Storage = &*catalog.storage;
+    let strict = catalog.settings.strict_semver;
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<(usize, ObjectInfo)>(catalog.workers * 4);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<ReadResult>();
+    std::thread::scope(|scope| {
+        for _ in 0..catalog.workers.min(total) {
+            let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
+            scope.spawn(move || {
+                for (i, object) in job_rx {
+                    let result = storage
+                        .read(&repositories[i].name, &object.name)
+                        .map_err(|e| format!("cannot read: {e}"))
+                        .and_then(|bytes| read_package(&bytes, Keep::ChartYaml, strict));
+                    if done_tx.send((i, object, result)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        scope.spawn(move || {
+            for job in jobs {
+                if job_tx.send(job).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut results = Vec::with_capacity(total);
+        let mut last_report = Instant::now();
+        for result in done_rx {
+            results.push(result);
+            if last_report.elapsed() > Duration::from_secs(2) {
+                last_report = Instant::now();
+                let rate = results.len() as f64 / started.elapsed().as_secs_f64();
+                tracing::info!(
+                    done = results.len(),
+                    total,
+                    rate = format!("{rate:.0}/s"),
+                    "reading packages"
+                );
+            }
+        }
+        tracing::info!(
+            packages = total,
+            seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+            "read packages"
+        );
+        results
+    })
+}

@@ -1,0 +1,154 @@
+//! Changes through the API: uploads and deletes.
+//!
+//! Each runs under its repository's writer lock and follows one rule: storage first, then
+//! the index, then the answer. When the caller hears "saved", the package is synced on
+//! disk and the published snapshot already lists it; when it hears a refusal, nothing was
+//! written.
+
+use std::io;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use super::catalog::Catalog;
+use super::scan::ReadPackage;
+use super::version::{FileStamp, IndexedVersion};
+use crate::chart::version;
+
+/// A chart package from an upload, already read and validated.
+pub struct UploadedChart {
+    pub bytes: Bytes,
+    pub read: ReadPackage,
+}
+
+/// A provenance file from an upload, with the file name it belongs under.
+pub struct UploadedProvenance {
+    pub bytes: Bytes,
+    pub file_name: String,
+}
+
+/// Why a write was refused or failed.
+#[derive(Debug)]
+pub enum WriteError {
+    /// The version (or provenance file) exists and overwriting is not allowed.
+    Exists,
+    /// Nothing to delete.
+    NotFound(String),
+    Storage(io::Error),
+}
+
+impl From<io::Error> for WriteError {
+    fn from(error: io::Error) -> Self {
+        WriteError::Storage(error)
+    }
+}
+
+impl Catalog {
+    /// Saves a chart package and/or its provenance file into `repo` (created if new).
+    pub fn save(
+        &self,
+        repo: &str,
+        chart: Option<UploadedChart>,
+        provenance: Option<UploadedProvenance>,
+        overwrite: bool,
+    ) -> Result<(), WriteError> {
+        let repository = self.get_or_create(repo);
+        let mut state = repository.lock();
+        let storage = &*self.storage;
+
+        // Check everything before writing anything: a refusal writes nothing.
+        let chart_file = chart.as_ref().map(|c| c.read.package.metadata.file_name());
+        if !overwrite {
+            if let Some((chart, file)) = chart.as_ref().zip(chart_file.as_ref()) {
+                let entry = &chart.read.package.metadata;
+                if state.find(&entry.name, &entry.version).is_some()
+                    || storage.stat(repo, file)?.is_some()
+                {
+                    return Err(WriteError::Exists);
+                }
+            }
+            if let Some(provenance) = &provenance {
+                if storage.stat(repo, &provenance.file_name)?.is_some() {
+                    return Err(WriteError::Exists);
+                }
+            }
+        }
+
+        // The provenance first: alone it is harmless, and it is undone if the chart fails.
+        let provenance_was_new = match &provenance {
+            Some(p) => {
+                let new = storage.stat(repo, &p.file_name)?.is_none();
+                storage.write(repo, &p.file_name, &p.bytes)?;
+                new
+            }
+            None => false,
+        };
+        let (Some(chart), Some(file)) = (chart, chart_file) else {
+            return Ok(());
+        };
+        let written = match storage.write(repo, &file, &chart.bytes) {
+            Ok(written) => written,
+            Err(error) => {
+                if let Some(p) = provenance.filter(|_| provenance_was_new) {
+                    let _ = storage.delete(repo, &p.file_name);
+                }
+                return Err(error.into());
+            }
+        };
+        let package = chart.read.package;
+        let stamp = FileStamp {
+            size: written.size,
+            modified: written.modified,
+        };
+        let version = IndexedVersion::new(
+            package.metadata,
+            package.version,
+            file.clone(),
+            stamp,
+            chart.read.digest,
+            SystemTime::now(),
+            &repository.url_prefix,
+        );
+        if let Some(replaced) = state.insert(version) {
+            // Replacing a version that was stored under another file name (put there by
+            // hand): that file would otherwise come back at the next rescan.
+            if replaced.file_name != file {
+                storage.delete(repo, &replaced.file_name)?;
+            }
+        }
+        repository.publish(&state, &self.settings);
+        Ok(())
+    }
+
+    /// Deletes a version (found through the index, never by splitting file names) with its
+    /// provenance file.
+    pub fn delete(&self, repo: &str, name: &str, wanted: &str) -> Result<(), WriteError> {
+        let not_found =
+            || WriteError::NotFound(format!("chart version not found: {name} {wanted}"));
+        let repository = self.get(repo).ok_or_else(not_found)?;
+        let mut state = repository.lock();
+        let chart = state.charts.get(name).cloned().ok_or_else(not_found)?;
+        // The exact text first; `v1.0` also finds `1.0.0` when the parse is unambiguous.
+        let indexed = match chart.get(wanted) {
+            Some(found) => found.clone(),
+            None => {
+                let parsed = version::parse(wanted, false).ok_or_else(not_found)?;
+                chart
+                    .versions
+                    .iter()
+                    .find(|v| v.semver == parsed)
+                    .cloned()
+                    .ok_or_else(not_found)?
+            }
+        };
+        self.storage.delete(repo, &indexed.file_name)?;
+        state.remove(name, indexed.version());
+        repository.publish(&state, &self.settings);
+        // The package is gone and unlisted; a provenance file left behind is only litter.
+        let provenance = format!("{}.prov", indexed.file_name);
+        if let Err(error) = self.storage.delete(repo, &provenance) {
+            tracing::warn!(repo, file = %provenance, %error, "could not delete the provenance file of a deleted version");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,21 @@
+//! ChartHall: a Helm chart repository server that answers the hot path — thousands of
+//! CI jobs fetching one `index.yaml` — with a pointer copy.
+//!
+//! The map of the crate:
+//!
+//! - [`config`]: flags and environment variables, validated before anything starts.
+//! - [`chart`]: what a chart package is — reading a `.tgz` safely, `Chart.yaml`
+//!   metadata and Helm's validation, provenance files, version ordering.
+//! - [`storage`]: the [`storage::Storage`] trait and the local-folder backend.
+//! - [`index`]: per-repository state, the immutable snapshots readers see (swapped with
+//!   `ArcSwap`), storage scans on a worker pool, and the write path (upload, delete).
+//! - [`http`]: a bare hyper service — routing, basic auth, handlers, response bodies.
+//!
+//! Reads never lock or serialize: every change builds the next snapshot at write time,
+//! before the writer answers.
+
+pub mod chart;
+pub mod config;
+pub mod http;
+pub mod index;
+pub mod storage;

@@ -1,0 +1,189 @@
+//! The embedded default backend: a folder on the local disk, laid out as ChartMuseum and
+//! the original ChartHall lay it out (`<root>/<repo>/<name>-<version>.tgz`), so an
+//! existing folder is served as it is.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+use super::{is_chart_object, ObjectInfo, Storage};
+
+/// Prefix of in-flight upload files: a dot-file, so never listed, and swept at start-up.
+const TEMP_PREFIX: &str = ".upload-";
+
+pub struct LocalStorage {
+    root: PathBuf,
+    next_temp: AtomicU64,
+}
+
+impl LocalStorage {
+    /// Opens (and creates) the root folder, and removes upload files a crash left behind.
+    pub fn open(root: &Path, depth: u8) -> io::Result<LocalStorage> {
+        fs::create_dir_all(root)?;
+        let storage = LocalStorage {
+            root: root.to_path_buf(),
+            next_temp: AtomicU64::new(0),
+        };
+        for repo in storage.repositories(depth)? {
+            storage.sweep_temporaries(&storage.dir(&repo));
+        }
+        Ok(storage)
+    }
+
+    fn dir(&self, repo: &str) -> PathBuf {
+        if repo.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(repo)
+        }
+    }
+
+    fn sweep_temporaries(&self, dir: &Path) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                tracing::warn!(path = %entry.path().display(), "removing an unfinished upload left by a crash");
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+fn info(name: String, metadata: &fs::Metadata) -> ObjectInfo {
+    ObjectInfo {
+        name,
+        size: metadata.len(),
+        modified: metadata.modified().unwrap_or(std::time::UNIX_EPOCH),
+    }
+}
+
+fn not_found_is_none<T>(result: io::Result<T>) -> io::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes a directory entry (a rename, a new file) durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Storage for LocalStorage {
+    fn repositories(&self, depth: u8) -> io::Result<Vec<String>> {
+        let mut level = vec![String::new()];
+        for _ in 0..depth {
+            let mut next = Vec::new();
+            for parent in &level {
+                let Some(entries) = not_found_is_none(fs::read_dir(self.dir(parent)))? else {
+                    continue;
+                };
+                for entry in entries {
+                    let entry = entry?;
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if name.starts_with('.') || !entry.file_type()?.is_dir() {
+                        continue;
+                    }
+                    next.push(if parent.is_empty() {
+                        name
+                    } else {
+                        format!("{parent}/{name}")
+                    });
+                }
+            }
+            level = next;
+        }
+        level.sort();
+        Ok(level)
+    }
+
+    fn list(&self, repo: &str) -> io::Result<Vec<ObjectInfo>> {
+        let Some(entries) = not_found_is_none(fs::read_dir(self.dir(repo)))? else {
+            return Ok(Vec::new());
+        };
+        let mut objects = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !is_chart_object(&name) {
+                continue;
+            }
+            // A file removed between the listing and the stat is simply not listed.
+            let Some(metadata) = not_found_is_none(entry.metadata())? else {
+                continue;
+            };
+            if metadata.is_file() {
+                objects.push(info(name, &metadata));
+            }
+        }
+        Ok(objects)
+    }
+
+    fn stat(&self, repo: &str, name: &str) -> io::Result<Option<ObjectInfo>> {
+        Ok(not_found_is_none(fs::metadata(self.dir(repo).join(name)))?
+            .filter(|m| m.is_file())
+            .map(|m| info(name.to_string(), &m)))
+    }
+
+    fn read(&self, repo: &str, name: &str) -> io::Result<Bytes> {
+        fs::read(self.dir(repo).join(name)).map(Bytes::from)
+    }
+
+    fn open(&self, repo: &str, name: &str) -> io::Result<(File, ObjectInfo)> {
+        let file = File::open(self.dir(repo).join(name))?;
+        let metadata = file.metadata()?;
+        if !metadata.is_file() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "not a file"));
+        }
+        Ok((file, info(name.to_string(), &metadata)))
+    }
+
+    fn write(&self, repo: &str, name: &str, data: &[u8]) -> io::Result<ObjectInfo> {
+        let dir = self.dir(repo);
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir)?;
+            // The new folders must survive a crash too: sync each level up to the root.
+            let mut level = dir.as_path();
+            while let Some(parent) = level.parent() {
+                sync_dir(parent)?;
+                if parent == self.root {
+                    break;
+                }
+                level = parent;
+            }
+        }
+        let temp = dir.join(format!(
+            "{TEMP_PREFIX}{}-{}-{name}",
+            std::process::id(),
+            self.next_temp.fetch_add(1, Ordering::Relaxed)
+        ));
+        let result = (|| {
+            let mut file = File::create(&temp)?;
+            file.write_all(data)?;
+            file.sync_all()?;
+            let metadata = file.metadata()?;
+            fs::rename(&temp, dir.join(name))?;
+            sync_dir(&dir)?;
+            Ok(info(name.to_string(), &metadata))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result
+    }
+
+    fn delete(&self, repo: &str, name: &str) -> io::Result<bool> {
+        let dir = self.dir(repo);
+        let removed = not_found_is_none(fs::remove_file(dir.join(name)))?.is_some();
+        if removed {
+            sync_dir(&dir)?;
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,47 @@
+//! Where packages live. The server talks to storage only through [`Storage`], so an object
+//! store can come later; the trait promises only what such a store can do too (a whole
+//! object written atomically, a flat listing per repository, no directory handles).
+//!
+//! Calls block: callers run them on tokio's blocking pool.
+
+mod local;
+
+use std::io;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+pub use local::LocalStorage;
+
+/// One stored object, as a listing returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// File name inside its repository, e.g. `nginx-1.2.3.tgz`.
+    pub name: String,
+    pub size: u64,
+    pub modified: SystemTime,
+}
+
+/// A repository is a path of `DEPTH` segments (`""` at depth 0, `org/team` at depth 2).
+pub trait Storage: Send + Sync + 'static {
+    /// Every repository that exists, at the given depth.
+    fn repositories(&self, depth: u8) -> io::Result<Vec<String>>;
+    /// The chart packages (`*.tgz`) and provenance files of a repository; an absent
+    /// repository lists nothing.
+    fn list(&self, repo: &str) -> io::Result<Vec<ObjectInfo>>;
+    fn stat(&self, repo: &str, name: &str) -> io::Result<Option<ObjectInfo>>;
+    fn read(&self, repo: &str, name: &str) -> io::Result<Bytes>;
+    /// Opens an object for streaming to a client.
+    fn open(&self, repo: &str, name: &str) -> io::Result<(std::fs::File, ObjectInfo)>;
+    /// Writes a whole object so that it is durable when this returns and a crash never
+    /// leaves a partial object under `name`.
+    fn write(&self, repo: &str, name: &str, data: &[u8]) -> io::Result<ObjectInfo>;
+    /// Removes an object; `Ok(false)` when it did not exist.
+    fn delete(&self, repo: &str, name: &str) -> io::Result<bool>;
+}
+
+/// Whether a file name is one the server serves and indexes: packages and provenance
+/// files, never dot-files (the server's own state and temporary files).
+pub fn is_chart_object(name: &str) -> bool {
+    !name.starts_with('.') && (name.ends_with(".tgz") || name.ends_with(".tgz.prov"))
+}

@@ -1,0 +1,296 @@
+//! Test harness: a real `charthall` process on 127.0.0.1 with a temporary storage folder,
+//! chart packages built in memory, and a blocking HTTP client.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub use reqwest::blocking::{Client, Response};
+pub use reqwest::StatusCode;
+
+/// A running server. Killed (SIGKILL) when dropped; its folder is removed with it.
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    pub root: PathBuf,
+    env: Vec<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+    /// Everything the server logged, collected in the background.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Server {
+    /// Starts a server on a fresh temporary folder with these environment variables.
+    pub fn start(env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("data");
+        Server::start_in(root, env, Some(dir))
+    }
+
+    /// Starts a server on an existing (or new) folder.
+    pub fn start_in(root: PathBuf, env: &[(&str, &str)], dir: Option<tempfile::TempDir>) -> Server {
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut server = Server {
+            child: None,
+            port: 0,
+            root,
+            env,
+            _dir: dir,
+            log: Default::default(),
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_charthall"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LISTEN_HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("STORAGE_LOCAL_ROOTDIR", &self.root)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("start charthall");
+        let stderr = child.stderr.take().unwrap();
+        let (port_tx, port_rx) = mpsc::channel();
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(port) = line.split("address=127.0.0.1:").nth(1) {
+                    let digits: String = port.chars().take_while(|c| c.is_ascii_digit()).collect();
+                    let _ = port_tx.send(digits.parse::<u16>().unwrap());
+                }
+                let mut log = log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        match port_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(port) => self.port = port,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("charthall did not start; its log:\n{}", self.log());
+            }
+        }
+        self.child = Some(child);
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        client().get(self.url(path)).send().expect("GET")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Raw upload of a package body to `/api/<repo>/charts` (`repo` may be empty).
+    pub fn upload(&self, repo: &str, package: &[u8]) -> Response {
+        client()
+            .post(self.url(&api_path(repo, "charts")))
+            .body(package.to_vec())
+            .send()
+            .expect("POST")
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops (SIGKILL) and starts again on the same folder and settings.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// Starts again with changed settings.
+    pub fn restart_with(&mut self, env: &[(&str, &str)]) {
+        self.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.restart();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// `/api/<repo>/<rest>`, or `/api/<rest>` at depth 0.
+pub fn api_path(repo: &str, rest: &str) -> String {
+    if repo.is_empty() {
+        format!("/api/{rest}")
+    } else {
+        format!("/api/{repo}/{rest}")
+    }
+}
+
+pub fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// A chart package built in memory, as `helm package` would lay it out.
+pub struct ChartBuilder {
+    top: String,
+    files: Vec<(String, Vec<u8>)>,
+}
+
+impl ChartBuilder {
+    /// A valid chart `name`/`version` with a values.yaml and one template.
+    pub fn new(name: &str, version: &str) -> ChartBuilder {
+        ChartBuilder::bare(name)
+            .file(
+                "Chart.yaml",
+                format!("apiVersion: v2\nname: {name}\nversion: {version}\nappVersion: \"1.0\"\ndescription: Test chart {name}\n"),
+            )
+            .file("values.yaml", "replicas: 1\nimage: nginx\n")
+            .file("templates/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\n")
+    }
+
+    /// Only a top-level directory, no files.
+    pub fn bare(top: &str) -> ChartBuilder {
+        ChartBuilder {
+            top: top.to_string(),
+            files: Vec::new(),
+        }
+    }
+
+    /// Adds (or replaces) a file under the top-level directory.
+    pub fn file(mut self, path: &str, content: impl Into<Vec<u8>>) -> ChartBuilder {
+        self.files.retain(|(p, _)| p != path);
+        self.files.push((path.to_string(), content.into()));
+        self
+    }
+
+    pub fn without(mut self, path: &str) -> ChartBuilder {
+        self.files.retain(|(p, _)| p != path);
+        self
+    }
+
+    /// Entries written with exactly these paths (no top-level prefix added).
+    pub fn raw_entries(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (path, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            // set_path refuses `..` and absolute paths; write the name bytes directly.
+            let name = &mut header.as_old_mut().name;
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            header.set_cksum();
+            tar.append(&header, *data).unwrap();
+        }
+        gzip(&tar.into_inner().unwrap())
+    }
+
+    pub fn build(&self) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (path, data) in &self.files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(1_700_000_000);
+            tar.append_data(
+                &mut header,
+                format!("{}/{}", self.top, path),
+                data.as_slice(),
+            )
+            .unwrap();
+        }
+        gzip(&tar.into_inner().unwrap())
+    }
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(data), &mut out).unwrap();
+    out
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// Parses a JSON body.
+pub fn json(response: Response) -> serde_json::Value {
+    let text = response.text().unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Parses an index.yaml body.
+pub fn yaml(text: &str) -> serde_yaml::Value {
+    serde_yaml::from_str(text).unwrap_or_else(|e| panic!("not YAML ({e}): {text}"))
+}
+
+/// The versions an index lists for `name`, in order.
+pub fn index_versions(index: &serde_yaml::Value, name: &str) -> Vec<String> {
+    index["entries"][name]
+        .as_sequence()
+        .map(|list| {
+            list.iter()
+                .map(|v| v["version"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every file below `dir` (relative paths, sorted), to prove what a request wrote.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                out.push(
+                    path.strip_prefix(base)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
