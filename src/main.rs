@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use charthall::config::Config;
-use charthall::http::{serve, App};
+use charthall::http::{serve, tls_acceptor, App};
 use charthall::index::{Catalog, IndexSettings};
 use charthall::storage::LocalStorage;
 
@@ -25,6 +25,10 @@ fn main() {
 }
 
 fn run(config: Config) -> Result<(), String> {
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
+        _ => None,
+    };
     let root = &config.storage_local_rootdir;
     let storage = LocalStorage::open(root, config.depth)
         .map_err(|e| format!("cannot use STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
@@ -59,12 +63,13 @@ fn run(config: Config) -> Result<(), String> {
         let listener = tokio::net::TcpListener::bind(&address)
             .await
             .map_err(|e| format!("cannot listen on {address} (LISTEN_HOST, PORT): {e}"))?;
-        tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or(address), "serving");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or(address), scheme, "serving");
         if !config.cache_interval.is_zero() {
             tokio::spawn(rescan_every(catalog.clone(), config.cache_interval));
         }
         let app = Arc::new(App::new(config, catalog));
-        serve(app, listener).await.map_err(|e| e.to_string())
+        serve(app, listener, tls).await.map_err(|e| e.to_string())
     })
 }
 

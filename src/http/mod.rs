@@ -9,6 +9,7 @@ mod packages;
 mod response;
 mod route;
 mod server;
+mod tls;
 mod upload;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,7 @@ use hyper::header::{HeaderName, HeaderValue, ALLOW};
 use hyper::{Method, Request, StatusCode};
 
 pub use server::serve;
+pub use tls::acceptor as tls_acceptor;
 
 use crate::config::Config;
 use crate::index::Catalog;

@@ -8,12 +8,13 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use super::App;
 
 /// Serves until a shutdown signal. Writes in flight finish on the blocking pool; a write
 /// cut short by the exit leaves only a dot-file that the next start removes.
-pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
+pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Option<TlsAcceptor>) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -41,16 +42,21 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> 
             }
         };
         let _ = stream.set_nodelay(true);
-        let (app, builder) = (app.clone(), builder.clone());
+        let (app, builder, tls) = (app.clone(), builder.clone(), tls.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(app.handle(request).await) }
             });
-            if let Err(error) = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            let served = match tls {
+                None => builder.serve_connection(TokioIo::new(stream), service).await,
+                Some(tls) => match tokio::time::timeout(Duration::from_secs(30), tls.accept(stream)).await {
+                    Ok(Ok(stream)) => builder.serve_connection(TokioIo::new(stream), service).await,
+                    Ok(Err(error)) => Err(error.into()),
+                    Err(_) => Err("TLS handshake timed out".into()),
+                },
+            };
+            if let Err(error) = served {
                 tracing::debug!(%error, "connection ended with an error");
             }
         });
