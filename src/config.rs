@@ -12,23 +12,14 @@ use clap::Parser;
 
 /// Parsed and validated settings. Field docs are the `--help` text.
 #[derive(Debug, Clone, Parser)]
-#[command(
-    name = "charthall",
-    version,
-    about = "A fast, ChartMuseum-compatible Helm chart repository server"
-)]
+#[command(name = "charthall", version, about = "A fast, ChartMuseum-compatible Helm chart repository server")]
 pub struct Config {
     /// Listen port.
     #[arg(long, env = "PORT", value_name = "PORT", default_value_t = 8080)]
     pub port: u16,
 
     /// Listen address.
-    #[arg(
-        long,
-        env = "LISTEN_HOST",
-        value_name = "LISTEN_HOST",
-        default_value = "0.0.0.0"
-    )]
+    #[arg(long, env = "LISTEN_HOST", value_name = "LISTEN_HOST", default_value = "0.0.0.0")]
     pub listen_host: String,
 
     /// Storage backend (only `local` for now).
@@ -36,12 +27,7 @@ pub struct Config {
     pub storage: String,
 
     /// Folder that holds the repositories; created on start.
-    #[arg(
-        long,
-        env = "STORAGE_LOCAL_ROOTDIR",
-        value_name = "STORAGE_LOCAL_ROOTDIR",
-        default_value = "./charts-data"
-    )]
+    #[arg(long, env = "STORAGE_LOCAL_ROOTDIR", value_name = "STORAGE_LOCAL_ROOTDIR", default_value = "./charts-data")]
     pub storage_local_rootdir: PathBuf,
 
     /// Number of URL path segments that name a repository (0, 1 or 2 ...).
@@ -61,12 +47,7 @@ pub struct Config {
     pub basic_auth_user: Option<String>,
 
     /// Basic auth password (BASIC_AUTH_PASSWORD is accepted too).
-    #[arg(
-        long,
-        env = "BASIC_AUTH_PASS",
-        value_name = "BASIC_AUTH_PASS",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "BASIC_AUTH_PASS", value_name = "BASIC_AUTH_PASS", hide_env_values = true)]
     pub basic_auth_pass: Option<String>,
 
     /// With basic auth, let reads (GET/HEAD) through without credentials.
@@ -99,12 +80,7 @@ pub struct Config {
     pub chart_post_form_field_name: String,
 
     /// Multipart field that carries the provenance file.
-    #[arg(
-        long,
-        env = "PROV_POST_FORM_FIELD_NAME",
-        value_name = "PROV_POST_FORM_FIELD_NAME",
-        default_value = "prov"
-    )]
+    #[arg(long, env = "PROV_POST_FORM_FIELD_NAME", value_name = "PROV_POST_FORM_FIELD_NAME", default_value = "prov")]
     pub prov_post_form_field_name: String,
 
     /// Largest accepted request body, in bytes (413 beyond).
@@ -116,12 +92,7 @@ pub struct Config {
     pub cache_interval: Duration,
 
     /// Parallel workers that read and hash packages at start-up (0 = number of cores).
-    #[arg(
-        long,
-        env = "INDEX_LIMIT",
-        value_name = "INDEX_LIMIT",
-        default_value_t = 0
-    )]
+    #[arg(long, env = "INDEX_LIMIT", value_name = "INDEX_LIMIT", default_value_t = 0)]
     pub index_limit: usize,
 
     /// Refuse versions that are not strict SemVer 2 (no `v` prefix, all three numbers).
@@ -145,19 +116,14 @@ impl Config {
     /// Reads flags and environment, then applies the cross-field rules clap cannot express.
     pub fn load() -> Result<Config, String> {
         let mut config = Config::try_parse().map_err(|e| {
-            if matches!(
-                e.kind(),
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            ) {
+            if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) {
                 e.exit()
             }
             e.to_string()
         })?;
         if config.basic_auth_pass.is_none() {
             // The original ChartHall's README spells it this way; both work.
-            config.basic_auth_pass = std::env::var("BASIC_AUTH_PASSWORD")
-                .ok()
-                .filter(|p| !p.is_empty());
+            config.basic_auth_pass = std::env::var("BASIC_AUTH_PASSWORD").ok().filter(|p| !p.is_empty());
         }
         if config.basic_auth_user.as_deref() == Some("") {
             config.basic_auth_user = None;
@@ -169,19 +135,14 @@ impl Config {
             return Err("TLS_CERT and TLS_KEY must be set together".into());
         }
         if config.index_limit == 0 {
-            config.index_limit = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2);
+            config.index_limit = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         }
         Ok(config)
     }
 
     /// Credentials when basic auth is on.
     pub fn basic_auth(&self) -> Option<(&str, &str)> {
-        Some((
-            self.basic_auth_user.as_deref()?,
-            self.basic_auth_pass.as_deref()?,
-        ))
+        Some((self.basic_auth_user.as_deref()?, self.basic_auth_pass.as_deref()?))
     }
 
     /// Whether an upload may replace an existing version.
@@ -203,8 +164,7 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
     if value == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(value)
-        .map_err(|e| format!("`{value}` is not a duration like 30s, 10m or 1h: {e}"))
+    humantime::parse_duration(value).map_err(|e| format!("`{value}` is not a duration like 30s, 10m or 1h: {e}"))
 }
 
 /// `helm/` and `/helm/` both mean `/helm`; empty means no prefix.
@@ -213,10 +173,7 @@ fn parse_context_path(value: &str) -> Result<String, String> {
     if trimmed.is_empty() {
         return Ok(String::new());
     }
-    if trimmed
-        .split('/')
-        .any(|s| s.is_empty() || s == "." || s == "..")
-    {
+    if trimmed.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
         return Err(format!("`{value}` is not a URL path like /helm"));
     }
     Ok(format!("/{trimmed}"))

@@ -37,16 +37,9 @@ fn run(config: Config) -> Result<(), String> {
         context_path: config.context_path.clone(),
         strict_semver: config.enforce_semver2,
     };
-    let catalog = Arc::new(Catalog::new(
-        Arc::new(storage),
-        settings,
-        config.index_limit,
-        config.depth,
-    ));
+    let catalog = Arc::new(Catalog::new(Arc::new(storage), settings, config.index_limit, config.depth));
     let started = Instant::now();
-    catalog
-        .rescan()
-        .map_err(|e| format!("cannot read STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
+    catalog.rescan().map_err(|e| format!("cannot read STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
     tracing::info!(
         repositories = catalog.names().len(),
         seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
@@ -54,10 +47,7 @@ fn run(config: Config) -> Result<(), String> {
         "storage indexed"
     );
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let address = format!("{}:{}", config.listen_host, config.port);
         let listener = tokio::net::TcpListener::bind(&address)
@@ -92,10 +82,7 @@ fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if json {
         builder.json().init();
     } else {

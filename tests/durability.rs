@@ -16,26 +16,15 @@ use std::time::{Duration, Instant};
 
 /// The index of `repo` (`""` at depth 0), parsed.
 fn index_of(server: &Server, repo: &str) -> serde_yaml::Value {
-    let path = if repo.is_empty() {
-        "/index.yaml".to_string()
-    } else {
-        format!("/{repo}/index.yaml")
-    };
+    let path = if repo.is_empty() { "/index.yaml".to_string() } else { format!("/{repo}/index.yaml") };
     let response = server.get(&path);
     assert_eq!(response.status(), StatusCode::OK, "GET {path}");
     yaml(&response.text().unwrap())
 }
 
 /// The version entry `name`/`version` of an index, if listed.
-fn entry<'a>(
-    index: &'a serde_yaml::Value,
-    name: &str,
-    version: &str,
-) -> Option<&'a serde_yaml::Value> {
-    index["entries"][name]
-        .as_sequence()?
-        .iter()
-        .find(|v| v["version"].as_str() == Some(version))
+fn entry<'a>(index: &'a serde_yaml::Value, name: &str, version: &str) -> Option<&'a serde_yaml::Value> {
+    index["entries"][name].as_sequence()?.iter().find(|v| v["version"].as_str() == Some(version))
 }
 
 /// name → version → digest, for every version of an index.
@@ -47,12 +36,7 @@ fn digests(index: &serde_yaml::Value) -> BTreeMap<String, BTreeMap<String, Strin
                 .as_sequence()
                 .unwrap()
                 .iter()
-                .map(|v| {
-                    (
-                        v["version"].as_str().unwrap().to_string(),
-                        v["digest"].as_str().unwrap().to_string(),
-                    )
-                })
+                .map(|v| (v["version"].as_str().unwrap().to_string(), v["digest"].as_str().unwrap().to_string()))
                 .collect();
             out.insert(name.as_str().unwrap().to_string(), versions);
         }
@@ -66,15 +50,8 @@ fn entries_without_created(index: &serde_yaml::Value) -> serde_yaml::Value {
     if let Some(map) = entries.as_mapping_mut() {
         for (_, versions) in map.iter_mut() {
             for version in versions.as_sequence_mut().unwrap() {
-                let created = version
-                    .as_mapping_mut()
-                    .unwrap()
-                    .remove("created")
-                    .expect("every version has `created`");
-                assert!(
-                    !created.as_str().unwrap_or("").is_empty(),
-                    "created is a non-empty string: {created:?}"
-                );
+                let created = version.as_mapping_mut().unwrap().remove("created").expect("every version has `created`");
+                assert!(!created.as_str().unwrap_or("").is_empty(), "created is a non-empty string: {created:?}");
             }
         }
     }
@@ -99,11 +76,7 @@ fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 fn dot_files(root: &Path) -> Vec<String> {
     files_under(root)
         .into_iter()
-        .filter(|f| {
-            Path::new(f)
-                .components()
-                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
-        })
+        .filter(|f| Path::new(f).components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')))
         .collect()
 }
 
@@ -122,16 +95,11 @@ fn write(path: &Path, bytes: &[u8]) {
 
 /// Lines of the server log at WARN level (or above) that mention `needle`.
 fn warned_about(log: &str, needle: &str) -> bool {
-    log.lines()
-        .any(|l| (l.contains("WARN") || l.contains("ERROR")) && l.contains(needle))
+    log.lines().any(|l| (l.contains("WARN") || l.contains("ERROR")) && l.contains(needle))
 }
 
 fn assert_package_served(server: &Server, repo: &str, url: &str, bytes: &[u8]) {
-    let path = if repo.is_empty() {
-        format!("/{url}")
-    } else {
-        format!("/{repo}/{url}")
-    };
+    let path = if repo.is_empty() { format!("/{url}") } else { format!("/{repo}/{url}") };
     let response = server.get(&path);
     assert_eq!(response.status(), StatusCode::OK, "GET {path}");
     assert_eq!(response.bytes().unwrap().as_ref(), bytes, "bytes of {path}");
@@ -158,6 +126,14 @@ fn restart_keeps_the_index() {
         let response = server.upload(repo, &ChartBuilder::new(name, version).build());
         assert_eq!(response.status(), StatusCode::CREATED, "{repo}/{name}-{version}");
     }
+    // An overwrite (`?force`) and a delete must survive the restart too.
+    let forced = ChartBuilder::new("db", "0.1.0").file("values.yaml", "forced: true\n").build();
+    let response = client().post(server.url("/api/team/charts?force")).body(forced.clone()).send().unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "forced overwrite");
+    let response = client().delete(server.url("/api/ops/charts/web/1.0.0")).send().unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "delete");
+    let uploads: Vec<_> = uploads.iter().filter(|u| *u != &("ops", "web", "1.0.0")).collect();
+
     let repos = ["team", "ops", "infra"];
     let before: Vec<_> = repos.iter().map(|r| index_of(&server, r)).collect();
     for (repo, index) in repos.iter().zip(&before) {
@@ -168,13 +144,16 @@ fn restart_keeps_the_index() {
 
     server.restart();
 
+    let team = index_of(&server, "team");
+    assert_eq!(
+        entry(&team, "db", "0.1.0").unwrap()["digest"].as_str().unwrap(),
+        sha256_hex(&forced),
+        "the overwritten bytes are what is served after restart"
+    );
+    assert!(index_of(&server, "ops")["entries"]["web"].is_null(), "deleted stays deleted");
     for (repo, before) in repos.iter().zip(&before) {
         let after = index_of(&server, repo);
-        assert_eq!(
-            digests(&after),
-            digests(before),
-            "{repo}: same versions and digests after restart"
-        );
+        assert_eq!(digests(&after), digests(before), "{repo}: same versions and digests after restart");
         assert_eq!(
             entries_without_created(&after),
             entries_without_created(before),
@@ -190,12 +169,7 @@ fn restart_keeps_the_index() {
         }
     }
     let root = yaml(&server.get("/").text().unwrap());
-    let listed: Vec<&str> = root["repos"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap())
-        .collect();
+    let listed: Vec<&str> = root["repos"].as_sequence().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
     assert_eq!(listed, ["infra", "ops", "team"]);
 }
 
@@ -205,9 +179,7 @@ fn kill9_after_sequential_burst_loses_nothing() {
     let mut saved = Vec::new();
     for i in 0..50 {
         let version = format!("1.0.{i}");
-        let package = ChartBuilder::new("app", &version)
-            .file("values.yaml", format!("n: {i}\n"))
-            .build();
+        let package = ChartBuilder::new("app", &version).file("values.yaml", format!("n: {i}\n")).build();
         let response = server.upload("burst", &package);
         assert_eq!(response.status(), StatusCode::CREATED, "upload {version}");
         saved.push((version, package));
@@ -218,18 +190,12 @@ fn kill9_after_sequential_burst_loses_nothing() {
     let index = index_of(&server, "burst");
     assert_eq!(index_versions(&index, "app").len(), 50);
     for (version, package) in &saved {
-        let listed = entry(&index, "app", version)
-            .unwrap_or_else(|| panic!("app {version} lost after kill -9"));
+        let listed = entry(&index, "app", version).unwrap_or_else(|| panic!("app {version} lost after kill -9"));
         assert_eq!(listed["digest"].as_str().unwrap(), sha256_hex(package));
         let on_disk = std::fs::read(server.root.join(format!("burst/app-{version}.tgz")))
             .unwrap_or_else(|e| panic!("app-{version}.tgz on disk: {e}"));
         assert_eq!(&on_disk, package, "bytes of app-{version}.tgz");
-        assert_package_served(
-            &server,
-            "burst",
-            &format!("charts/app-{version}.tgz"),
-            package,
-        );
+        assert_package_served(&server, "burst", &format!("charts/app-{version}.tgz"), package);
     }
     assert_eq!(dot_files(&server.root), Vec::<String>::new());
 }
@@ -244,20 +210,13 @@ fn kill9_after_concurrent_burst_loses_nothing() {
             let url = url.clone();
             std::thread::spawn(move || {
                 let client = client();
-                let repo = if t < 3 {
-                    "shared".to_string()
-                } else {
-                    format!("own{t}")
-                };
+                let repo = if t < 3 { "shared".to_string() } else { format!("own{t}") };
                 let mut saved = Vec::new();
                 for i in 0..12 {
                     let version = format!("{t}.{i}.0");
                     let package = ChartBuilder::new("svc", &version).build();
-                    let response = client
-                        .post(format!("{url}/api/{repo}/charts"))
-                        .body(package.clone())
-                        .send()
-                        .unwrap();
+                    let response =
+                        client.post(format!("{url}/api/{repo}/charts")).body(package.clone()).send().unwrap();
                     assert_eq!(
                         response.status(),
                         StatusCode::CREATED,
@@ -270,10 +229,7 @@ fn kill9_after_concurrent_burst_loses_nothing() {
             })
         })
         .collect();
-    let saved: Vec<_> = threads
-        .into_iter()
-        .flat_map(|t| t.join().expect("upload thread"))
-        .collect();
+    let saved: Vec<_> = threads.into_iter().flat_map(|t| t.join().expect("upload thread")).collect();
     server.kill9();
     server.restart();
 
@@ -287,8 +243,7 @@ fn kill9_after_concurrent_burst_loses_nothing() {
     }
     for (repo, version, package) in &saved {
         let index = index_of(&server, repo);
-        let listed = entry(&index, "svc", version)
-            .unwrap_or_else(|| panic!("{repo} svc {version} lost after kill -9"));
+        let listed = entry(&index, "svc", version).unwrap_or_else(|| panic!("{repo} svc {version} lost after kill -9"));
         assert_eq!(listed["digest"].as_str().unwrap(), sha256_hex(package));
         let on_disk = std::fs::read(server.root.join(format!("{repo}/svc-{version}.tgz"))).unwrap();
         assert_eq!(&on_disk, package);
@@ -298,27 +253,26 @@ fn kill9_after_concurrent_burst_loses_nothing() {
 
 #[test]
 fn crash_leftover_upload_file_is_removed_and_never_served() {
-    let (dir, root) = prepared_root();
-    let good = ChartBuilder::new("web", "1.0.0").build();
-    write(&root.join("team/web-1.0.0.tgz"), &good);
-    // What a crash mid-upload leaves: a complete-looking package under a temporary name.
-    let leftover = root.join("team/.upload-123-0-x-1.0.0.tgz");
-    write(&leftover, &ChartBuilder::new("x", "1.0.0").build());
-    let server = Server::start_in(root.clone(), &[], Some(dir));
+    for (depth, repo) in [("1", "team"), ("0", ""), ("2", "acme/team")] {
+        let (dir, root) = prepared_root();
+        let repo_dir = if repo.is_empty() { root.clone() } else { root.join(repo) };
+        let good = ChartBuilder::new("web", "1.0.0").build();
+        write(&repo_dir.join("web-1.0.0.tgz"), &good);
+        // What a crash mid-upload leaves: a complete-looking package under a temporary name.
+        let leftover = repo_dir.join(".upload-123-0-x-1.0.0.tgz");
+        write(&leftover, &ChartBuilder::new("x", "1.0.0").build());
+        let server = Server::start_in(root.clone(), &[("DEPTH", depth)], Some(dir));
 
-    assert!(!leftover.exists(), "the leftover is removed at start-up");
-    let index = index_of(&server, "team");
-    assert_eq!(index_versions(&index, "web"), ["1.0.0"]);
-    assert!(index["entries"]["x"].is_null(), "x is not indexed: {index:?}");
-    let response = server.get("/team/charts/.upload-123-0-x-1.0.0.tgz");
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        server
-            .get("/api/team/charts/x/1.0.0")
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(dot_files(&root), Vec::<String>::new());
+        assert!(!leftover.exists(), "DEPTH={depth}: the leftover is removed at start-up");
+        let index = index_of(&server, repo);
+        assert_eq!(index_versions(&index, "web"), ["1.0.0"], "DEPTH={depth}");
+        assert!(index["entries"]["x"].is_null(), "DEPTH={depth}: x is not indexed: {index:?}");
+        let prefix = if repo.is_empty() { String::new() } else { format!("/{repo}") };
+        let response = server.get(&format!("{prefix}/charts/.upload-123-0-x-1.0.0.tgz"));
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "DEPTH={depth}");
+        assert_eq!(server.get(&api_path(repo, "charts/x/1.0.0")).status(), StatusCode::NOT_FOUND, "DEPTH={depth}");
+        assert_eq!(dot_files(&root), Vec::<String>::new(), "DEPTH={depth}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -343,11 +297,7 @@ fn chartmuseum_folder_depth0_is_served_as_is() {
     assert_eq!(index_versions(&index, "beta"), ["0.2.0", "0.1.0"]);
     let alpha_entry = entry(&index, "alpha", "1.2.3").unwrap();
     assert_eq!(alpha_entry["digest"].as_str().unwrap(), sha256_hex(&alpha));
-    assert_eq!(
-        alpha_entry["urls"],
-        yaml("- charts/weird-name.tgz"),
-        "url names the file as stored"
-    );
+    assert_eq!(alpha_entry["urls"], yaml("- charts/weird-name.tgz"), "url names the file as stored");
     assert_package_served(&server, "", "charts/weird-name.tgz", &alpha);
     assert_package_served(&server, "", "charts/beta-0.1.0.tgz", &beta);
     let api = json(server.get("/api/charts/alpha/1.2.3"));
@@ -369,17 +319,11 @@ fn existing_folder_depth1_is_served_as_is() {
 
     let team = index_of(&server, "team");
     assert_eq!(index_versions(&team, "web"), ["1.10.0", "1.0.0"]);
-    assert_eq!(
-        entry(&team, "web", "1.0.0").unwrap()["digest"].as_str().unwrap(),
-        sha256_hex(&web)
-    );
+    assert_eq!(entry(&team, "web", "1.0.0").unwrap()["digest"].as_str().unwrap(), sha256_hex(&web));
     let ops = index_of(&server, "ops");
     assert_eq!(index_versions(&ops, "db"), ["2.0.0"]);
     assert_eq!(index_versions(&ops, "cache"), ["0.0.1"]);
-    assert_eq!(
-        entry(&ops, "cache", "0.0.1").unwrap()["urls"],
-        yaml("- charts/renamed-by-hand.tgz")
-    );
+    assert_eq!(entry(&ops, "cache", "0.0.1").unwrap()["urls"], yaml("- charts/renamed-by-hand.tgz"));
     assert_package_served(&server, "team", "charts/web-1.10.0.tgz", &web2);
     assert_package_served(&server, "ops", "charts/renamed-by-hand.tgz", &odd);
     let list = yaml(&server.get("/").text().unwrap());
@@ -398,10 +342,7 @@ fn existing_folder_depth2_is_served_as_is() {
 
     let team = index_of(&server, "acme/team");
     assert_eq!(index_versions(&team, "web"), ["1.0.0"]);
-    assert_eq!(
-        entry(&team, "web", "1.0.0").unwrap()["digest"].as_str().unwrap(),
-        sha256_hex(&web)
-    );
+    assert_eq!(entry(&team, "web", "1.0.0").unwrap()["digest"].as_str().unwrap(), sha256_hex(&web));
     assert_eq!(index_versions(&index_of(&server, "acme/ops"), "db"), ["0.3.0"]);
     assert_eq!(index_versions(&index_of(&server, "other/prod"), "web"), ["1.0.0"]);
     assert!(index_of(&server, "acme/team")["entries"]["db"].is_null());
@@ -411,20 +352,40 @@ fn existing_folder_depth2_is_served_as_is() {
 }
 
 #[test]
+fn one_version_in_two_files_is_indexed_once_from_the_canonical_file() {
+    let (dir, root) = prepared_root();
+    let canonical = ChartBuilder::new("alpha", "1.2.3").build();
+    let copy = ChartBuilder::new("alpha", "1.2.3").file("values.yaml", "copied: by-hand\n").build();
+    write(&root.join("team/alpha-1.2.3.tgz"), &canonical);
+    write(&root.join("team/zz-copy.tgz"), &copy);
+    write(&root.join("team/aa-copy.tgz"), &copy);
+    let server = Server::start_in(root, &[("CACHE_INTERVAL", "1s")], Some(dir));
+    let check = |when: &str| {
+        let index = index_of(&server, "team");
+        assert_eq!(index_versions(&index, "alpha"), ["1.2.3"], "{when}");
+        let listed = entry(&index, "alpha", "1.2.3").unwrap();
+        assert_eq!(listed["urls"], yaml("- charts/alpha-1.2.3.tgz"), "{when}");
+        assert_eq!(listed["digest"].as_str().unwrap(), sha256_hex(&canonical), "{when}");
+    };
+    check("at start-up");
+    // Rescans keep the same answer (no flapping between the files).
+    let until = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < until {
+        check("after a rescan");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
 fn invalid_files_are_skipped_with_a_warning() {
     let (dir, root) = prepared_root();
     let good = ChartBuilder::new("good", "1.0.0").build();
     let other = ChartBuilder::new("other", "2.0.0").build();
     write(&root.join("team/good-1.0.0.tgz"), &good);
     write(&root.join("team/empty.tgz"), b"");
-    let random: Vec<u8> = (0..4096u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let random: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     write(&root.join("team/random.tgz"), &random);
-    write(
-        &root.join("team/nochart.tgz"),
-        &ChartBuilder::new("nochart", "1.0.0").without("Chart.yaml").build(),
-    );
+    write(&root.join("team/nochart.tgz"), &ChartBuilder::new("nochart", "1.0.0").without("Chart.yaml").build());
     write(&root.join("team/README.md"), b"# not a chart\n");
     write(&root.join("team/.hidden.tgz"), &ChartBuilder::new("hidden", "1.0.0").build());
     write(&root.join("team/.cache/inner-1.0.0.tgz"), &ChartBuilder::new("inner", "1.0.0").build());
@@ -434,17 +395,9 @@ fn invalid_files_are_skipped_with_a_warning() {
     let server = Server::start_in(root, &[], Some(dir));
 
     let team = index_of(&server, "team");
-    let names: Vec<&str> = team["entries"]
-        .as_mapping()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = team["entries"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
     assert_eq!(names, ["good"], "only the valid chart is indexed");
-    assert_eq!(
-        entry(&team, "good", "1.0.0").unwrap()["digest"].as_str().unwrap(),
-        sha256_hex(&good)
-    );
+    assert_eq!(entry(&team, "good", "1.0.0").unwrap()["digest"].as_str().unwrap(), sha256_hex(&good));
     assert_package_served(&server, "team", "charts/good-1.0.0.tgz", &good);
     assert_eq!(index_versions(&index_of(&server, "ops"), "other"), ["2.0.0"]);
 
@@ -459,10 +412,7 @@ fn invalid_files_are_skipped_with_a_warning() {
     let dot = server.get("/.cache/index.yaml");
     if dot.status() == StatusCode::OK {
         let dot = yaml(&dot.text().unwrap());
-        assert!(
-            dot["entries"].as_mapping().map_or(true, |m| m.is_empty()),
-            ".cache is not a repository: {dot:?}"
-        );
+        assert!(dot["entries"].as_mapping().map_or(true, |m| m.is_empty()), ".cache is not a repository: {dot:?}");
     } else {
         assert_eq!(dot.status(), StatusCode::NOT_FOUND);
     }
@@ -490,15 +440,11 @@ fn cache_interval_picks_up_changes_behind_the_servers_back() {
         "a package copied into storage appears"
     );
     assert_eq!(
-        entry(&index_of(&server, "team"), "added", "0.5.0").unwrap()["digest"]
-            .as_str()
-            .unwrap(),
+        entry(&index_of(&server, "team"), "added", "0.5.0").unwrap()["digest"].as_str().unwrap(),
         sha256_hex(&added)
     );
     assert!(
-        wait_until(limit, || {
-            entry(&index_of(&server, "newrepo"), "fresh", "1.0.0").is_some()
-        }),
+        wait_until(limit, || { entry(&index_of(&server, "newrepo"), "fresh", "1.0.0").is_some() }),
         "a repository created in storage appears"
     );
 
@@ -510,8 +456,7 @@ fn cache_interval_picks_up_changes_behind_the_servers_back() {
     write(&server.root.join("team/web-1.0.0.tgz"), &rebuilt);
     assert!(
         wait_until(limit, || {
-            entry(&index_of(&server, "team"), "web", "1.0.0")
-                .and_then(|e| e["digest"].as_str().map(String::from))
+            entry(&index_of(&server, "team"), "web", "1.0.0").and_then(|e| e["digest"].as_str().map(String::from))
                 == Some(sha256_hex(&rebuilt))
         }),
         "a file replaced in place is re-read"
@@ -541,16 +486,8 @@ fn cache_interval_picks_up_changes_behind_the_servers_back() {
 #[test]
 fn without_cache_interval_changes_behind_the_servers_back_are_not_seen() {
     let server = Server::start(&[]);
-    assert_eq!(
-        server
-            .upload("team", &ChartBuilder::new("web", "1.0.0").build())
-            .status(),
-        StatusCode::CREATED
-    );
-    write(
-        &server.root.join("team/added-0.5.0.tgz"),
-        &ChartBuilder::new("added", "0.5.0").build(),
-    );
+    assert_eq!(server.upload("team", &ChartBuilder::new("web", "1.0.0").build()).status(), StatusCode::CREATED);
+    write(&server.root.join("team/added-0.5.0.tgz"), &ChartBuilder::new("added", "0.5.0").build());
     std::thread::sleep(Duration::from_secs(2));
     let index = index_of(&server, "team");
     assert!(index["entries"]["added"].is_null(), "no rescan without CACHE_INTERVAL");
@@ -586,10 +523,7 @@ fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
         if Instant::now() > deadline {
             let _ = child.kill();
             let output = child.wait_with_output().unwrap();
-            panic!(
-                "charthall {args:?} {env:?} kept running; stderr:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            panic!("charthall {args:?} {env:?} kept running; stderr:\n{}", String::from_utf8_lossy(&output.stderr));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -601,27 +535,13 @@ fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
 
 #[test]
 fn bad_configuration_stops_start_up_naming_the_variable() {
-    let cases = [
-        ("PORT", "abc"),
-        ("PORT", "70000"),
-        ("CACHE_INTERVAL", "soon"),
-        ("DEPTH", "x"),
-        ("ALLOW_OVERWRITE", "maybe"),
-    ];
+    let cases =
+        [("PORT", "abc"), ("PORT", "70000"), ("CACHE_INTERVAL", "soon"), ("DEPTH", "x"), ("ALLOW_OVERWRITE", "maybe")];
     for (variable, value) in cases {
         let (code, stderr) = run_binary(&[], &[(variable, value)]);
-        assert!(
-            code.is_some_and(|c| c != 0),
-            "{variable}={value}: exits non-zero, got {code:?}; output:\n{stderr}"
-        );
-        assert!(
-            stderr.contains(variable),
-            "{variable}={value}: the message names {variable}:\n{stderr}"
-        );
-        assert!(
-            stderr.contains(value),
-            "{variable}={value}: the message shows the value:\n{stderr}"
-        );
+        assert!(code.is_some_and(|c| c != 0), "{variable}={value}: exits non-zero, got {code:?}; output:\n{stderr}");
+        assert!(stderr.contains(variable), "{variable}={value}: the message names {variable}:\n{stderr}");
+        assert!(stderr.contains(value), "{variable}={value}: the message shows the value:\n{stderr}");
         assert!(!stderr.contains("serving"), "{variable}={value} never serves");
     }
 }
@@ -645,22 +565,16 @@ fn help_lists_flags_with_env_names_and_defaults() {
     ] {
         // The flag's lines: from its definition up to the next option.
         let lines: Vec<&str> = help.lines().collect();
-        let Some(at) = lines.iter().position(|l| {
-            l.trim_start()
-                .split(|c: char| c == ' ' || c == ',' || c == '=')
-                .any(|w| w == flag)
-        }) else {
+        let Some(at) = lines
+            .iter()
+            .position(|l| l.trim_start().split(|c: char| c == ' ' || c == ',' || c == '=').any(|w| w == flag))
+        else {
             panic!("--help lists {flag}:\n{help}");
         };
-        let end = lines[at + 1..]
-            .iter()
-            .position(|l| l.trim_start().starts_with('-'))
-            .map_or(lines.len(), |i| at + 1 + i);
+        let end =
+            lines[at + 1..].iter().position(|l| l.trim_start().starts_with('-')).map_or(lines.len(), |i| at + 1 + i);
         let paragraph = lines[at..end].join("\n");
-        assert!(
-            paragraph.contains(&format!("env: {variable}")),
-            "{flag} names {variable}:\n{paragraph}"
-        );
+        assert!(paragraph.contains(&format!("env: {variable}")), "{flag} names {variable}:\n{paragraph}");
         if let Some(default) = default {
             assert!(
                 paragraph.contains(&format!("default: {default}")),
@@ -700,10 +614,8 @@ fn index_reads_during_uploads_always_parse_and_never_go_back() {
                         }
                         let response = request.send().unwrap();
                         assert_eq!(response.status(), StatusCode::OK);
-                        let encoding = response
-                            .headers()
-                            .get("content-encoding")
-                            .map(|v| v.to_str().unwrap().to_string());
+                        let encoding =
+                            response.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_string());
                         let body = response.bytes().unwrap().to_vec();
                         let text = if gzip {
                             assert_eq!(encoding.as_deref(), Some("gzip"), "reader {t}");
@@ -714,10 +626,7 @@ fn index_reads_during_uploads_always_parse_and_never_go_back() {
                         };
                         let index = yaml(&text);
                         let count = index_versions(&index, "app").len();
-                        assert!(
-                            count >= seen,
-                            "reader {t} (gzip {gzip}): saw {count} versions after {seen}"
-                        );
+                        assert!(count >= seen, "reader {t} (gzip {gzip}): saw {count} versions after {seen}");
                         seen = count;
                         reads += 1;
                     }

@@ -13,96 +13,41 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// One version of a chart, ready to be rendered into the index and the JSON API.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChartVersionEntry {
-    #[serde(
-        default,
-        skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "text_map"
-    )]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "text_map")]
     pub annotations: BTreeMap<String, String>,
     #[serde(rename = "apiVersion", default, deserialize_with = "text")]
     pub api_version: String,
-    #[serde(
-        rename = "appVersion",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(rename = "appVersion", default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub app_version: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub condition: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub created: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "no_null_nodes"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "no_null_nodes")]
     pub dependencies: Vec<Dependency>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub deprecated: bool,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub digest: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub home: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub icon: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "text_list"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "text_list")]
     pub keywords: Vec<String>,
-    #[serde(
-        rename = "kubeVersion",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(rename = "kubeVersion", default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub kube_version: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "no_null_nodes"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "no_null_nodes")]
     pub maintainers: Vec<Maintainer>,
     #[serde(default, deserialize_with = "text")]
     pub name: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "text_list"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "text_list")]
     pub sources: Vec<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub tags: Option<String>,
-    #[serde(
-        rename = "type",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub chart_type: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<String>,
@@ -113,60 +58,32 @@ pub struct ChartVersionEntry {
 /// A chart maintainer (Helm's `chart.Maintainer`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Maintainer {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub email: Option<String>,
     #[serde(default, deserialize_with = "text")]
     pub name: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub url: Option<String>,
 }
 
 /// A dependency (Helm's `chart.Dependency`); `name` and `repository` are always written.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dependency {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub alias: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub condition: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub enabled: bool,
-    #[serde(
-        rename = "import-values",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "import-values", default, skip_serializing_if = "Vec::is_empty")]
     pub import_values: Vec<serde_yaml::Value>,
     #[serde(default, deserialize_with = "text")]
     pub name: String,
     #[serde(default, deserialize_with = "text")]
     pub repository: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "text_list"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "text_list")]
     pub tags: Vec<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_text")]
     pub version: Option<String>,
 }
 
@@ -190,10 +107,7 @@ impl ChartVersionEntry {
             return Err("validation: chart.metadata.name is required".into());
         }
         if self.name == "." || self.name == ".." {
-            return Err(format!(
-                "validation: chart.metadata.name {:?} is not allowed",
-                self.name
-            ));
+            return Err(format!("validation: chart.metadata.name {:?} is not allowed", self.name));
         }
         if !is_safe_name(&self.name) {
             return Err(format!(
@@ -205,44 +119,27 @@ impl ChartVersionEntry {
             return Err("validation: chart.metadata.version is required".into());
         }
         let Some(version) = super::version::parse(&self.version, strict) else {
-            let form = if strict {
-                "strict SemVer 2 (MAJOR.MINOR.PATCH)"
-            } else {
-                "semantic versioning"
-            };
-            return Err(format!(
-                "validation: chart.metadata.version {:?} is invalid: it is not {form}",
-                self.version
-            ));
+            let form = if strict { "strict SemVer 2 (MAJOR.MINOR.PATCH)" } else { "semantic versioning" };
+            return Err(format!("validation: chart.metadata.version {:?} is invalid: it is not {form}", self.version));
         };
         if let Some(kind) = &self.chart_type {
             if !kind.is_empty() && kind != "application" && kind != "library" {
-                return Err(
-                    "validation: chart.metadata.type must be application or library".into(),
-                );
+                return Err("validation: chart.metadata.type must be application or library".into());
             }
         }
         let mut seen = std::collections::HashSet::new();
         for dependency in &self.dependencies {
             if let Some(alias) = &dependency.alias {
-                if !alias
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                {
+                if !alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                     return Err(format!(
                         "validation: dependency {:?} has disallowed characters in the alias",
                         dependency.name
                     ));
                 }
             }
-            let key = dependency
-                .alias
-                .clone()
-                .unwrap_or_else(|| dependency.name.clone());
+            let key = dependency.alias.clone().unwrap_or_else(|| dependency.name.clone());
             if !seen.insert(key.clone()) {
-                return Err(format!(
-                    "validation: more than one dependency with name or alias {key:?}"
-                ));
+                return Err(format!("validation: more than one dependency with name or alias {key:?}"));
             }
         }
         Ok(version)
@@ -263,30 +160,19 @@ impl ChartVersionEntry {
             &mut self.chart_type,
         ];
         optional.into_iter().flatten().for_each(sanitize);
-        self.keywords
-            .iter_mut()
-            .chain(self.sources.iter_mut())
-            .for_each(sanitize);
+        self.keywords.iter_mut().chain(self.sources.iter_mut()).for_each(sanitize);
         for maintainer in &mut self.maintainers {
             sanitize(&mut maintainer.name);
-            maintainer
-                .email
-                .iter_mut()
-                .chain(maintainer.url.iter_mut())
-                .for_each(sanitize);
+            maintainer.email.iter_mut().chain(maintainer.url.iter_mut()).for_each(sanitize);
         }
         for dependency in &mut self.dependencies {
             sanitize(&mut dependency.name);
             sanitize(&mut dependency.repository);
             dependency.tags.iter_mut().for_each(sanitize);
-            [
-                &mut dependency.version,
-                &mut dependency.condition,
-                &mut dependency.alias,
-            ]
-            .into_iter()
-            .flatten()
-            .for_each(sanitize);
+            [&mut dependency.version, &mut dependency.condition, &mut dependency.alias]
+                .into_iter()
+                .flatten()
+                .for_each(sanitize);
         }
     }
 
@@ -302,16 +188,11 @@ pub fn is_safe_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
         && !name.contains("..")
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 fn sanitize(text: &mut String) {
-    if text
-        .chars()
-        .any(|c| c.is_whitespace() && c != ' ' || c.is_control())
-    {
+    if text.chars().any(|c| c.is_whitespace() && c != ' ' || c.is_control()) {
         *text = text
             .chars()
             .filter_map(|c| {
@@ -341,31 +222,21 @@ impl<'de> Deserialize<'de> for Scalar {
             serde_yaml::Value::Number(n) => Ok(Scalar(n.to_string())),
             serde_yaml::Value::Bool(b) => Ok(Scalar(b.to_string())),
             serde_yaml::Value::Null => Ok(Scalar(String::new())),
-            other => Err(serde::de::Error::custom(format!(
-                "expected a string, found {other:?}"
-            ))),
+            other => Err(serde::de::Error::custom(format!("expected a string, found {other:?}"))),
         }
     }
 }
 
 fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(Option::<Scalar>::deserialize(d)?
-        .map(|s| s.0)
-        .unwrap_or_default())
+    Ok(Option::<Scalar>::deserialize(d)?.map(|s| s.0).unwrap_or_default())
 }
 
 fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<Scalar>::deserialize(d)?
-        .map(|s| s.0)
-        .filter(|s| !s.is_empty()))
+    Ok(Option::<Scalar>::deserialize(d)?.map(|s| s.0).filter(|s| !s.is_empty()))
 }
 
 fn text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    Ok(Option::<Vec<Scalar>>::deserialize(d)?
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| s.0)
-        .collect())
+    Ok(Option::<Vec<Scalar>>::deserialize(d)?.unwrap_or_default().into_iter().map(|s| s.0).collect())
 }
 
 fn text_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
@@ -403,35 +274,21 @@ maintainers:\n- name: Ann\n  email: ann@x.io\n  extra: 1\ndependencies:\n- name:
     #[test]
     fn validation_messages_follow_helm() {
         let check = |yaml: &str| {
-            ChartVersionEntry::from_chart_yaml(yaml.as_bytes())
-                .and_then(|mut e| e.validate(false).map(|_| e))
+            ChartVersionEntry::from_chart_yaml(yaml.as_bytes()).and_then(|mut e| e.validate(false).map(|_| e))
         };
-        assert_eq!(
-            check("version: 1.0.0").unwrap_err(),
-            "validation: chart.metadata.name is required"
-        );
-        assert_eq!(
-            check("name: x").unwrap_err(),
-            "validation: chart.metadata.version is required"
-        );
+        assert_eq!(check("version: 1.0.0").unwrap_err(), "validation: chart.metadata.name is required");
+        assert_eq!(check("name: x").unwrap_err(), "validation: chart.metadata.version is required");
         assert!(check("name: x\nversion: abc")
             .unwrap_err()
             .starts_with("validation: chart.metadata.version \"abc\" is invalid"));
         assert!(check("name: ../../evil\nversion: 1.0.0")
             .unwrap_err()
             .starts_with("validation: chart.metadata.name \"../../evil\" is invalid"));
-        assert!(check("name: x\nversion: 1.0.0\nmaintainers: [~]")
-            .unwrap_err()
-            .contains("null nodes"));
-        assert!(check("name: x\nversion: [")
-            .unwrap_err()
-            .starts_with("cannot load Chart.yaml: "));
+        assert!(check("name: x\nversion: 1.0.0\nmaintainers: [~]").unwrap_err().contains("null nodes"));
+        assert!(check("name: x\nversion: [").unwrap_err().starts_with("cannot load Chart.yaml: "));
         assert_eq!(check("name: x\nversion: v1").unwrap().api_version, "v1");
         assert_eq!(
-            check("name: x\nversion: 1.0.0\ndescription: \"a\\tb\\u0007c\"")
-                .unwrap()
-                .description
-                .as_deref(),
+            check("name: x\nversion: 1.0.0\ndescription: \"a\\tb\\u0007c\"").unwrap().description.as_deref(),
             Some("a bc")
         );
     }

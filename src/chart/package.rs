@@ -47,7 +47,10 @@ pub fn read(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ChartPackag
         return Err("empty chart package: the request body holds no bytes".into());
     }
     if bytes.len() < 10 || bytes[0] != 0x1f || bytes[1] != 0x8b {
-        return Err("gzip: invalid header: the chart package is not gzip-compressed (expected a .tgz made by `helm package`)".into());
+        return Err(
+            "gzip: invalid header: the chart package is not gzip-compressed (expected a .tgz made by `helm package`)"
+                .into(),
+        );
     }
     // The bound on the whole decompressed stream (tar headers and padding included) keeps a
     // bomb made of empty entries from running forever; file contents are checked below.
@@ -64,10 +67,7 @@ pub fn read(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ChartPackag
     for entry in entries {
         let mut entry = entry.map_err(tar_error)?;
         let kind = entry.header().entry_type();
-        if kind.is_pax_global_extensions()
-            || kind.is_pax_local_extensions()
-            || kind.is_gnu_longname()
-        {
+        if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() || kind.is_gnu_longname() {
             continue;
         }
         let path = entry.path().map_err(tar_error)?.into_owned();
@@ -83,41 +83,30 @@ pub fn read(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ChartPackag
             ));
         }
         if !kind.is_file() {
-            return Err(format!(
-                "chart contains {:?}, which is not a regular file",
-                path.display().to_string()
-            ));
+            return Err(format!("chart contains {:?}, which is not a regular file", path.display().to_string()));
         }
         let Some(inner) = inner else {
-            return Err(format!(
-                "chart illegally contains content outside the base directory: {:?}",
-                top
-            ));
+            return Err(format!("chart illegally contains content outside the base directory: {:?}", top));
         };
         check_top(&mut top_dir, &top, &path)?;
         files += 1;
         let size = entry.header().size().map_err(tar_error)?;
         if size > MAX_DECOMPRESSED_FILE {
-            return Err(format!("decompressed chart file {inner:?} is larger than the maximum file size {MAX_DECOMPRESSED_FILE}"));
+            return Err(format!(
+                "decompressed chart file {inner:?} is larger than the maximum file size {MAX_DECOMPRESSED_FILE}"
+            ));
         }
         total += size;
         if total > MAX_DECOMPRESSED_TOTAL {
-            return Err(format!(
-                "decompressed chart is larger than the maximum file size {MAX_DECOMPRESSED_TOTAL}"
-            ));
+            return Err(format!("decompressed chart is larger than the maximum file size {MAX_DECOMPRESSED_TOTAL}"));
         }
         let wanted = inner == "Chart.yaml"
-            || keep == Keep::Contents
-                && (inner == "values.yaml" || inner.starts_with("templates/"));
+            || keep == Keep::Contents && (inner == "values.yaml" || inner.starts_with("templates/"));
         if !wanted {
             continue; // the tar reader skips the unread body
         }
         let mut data = Vec::with_capacity(size as usize);
-        entry
-            .by_ref()
-            .take(MAX_DECOMPRESSED_FILE + 1)
-            .read_to_end(&mut data)
-            .map_err(tar_error)?;
+        entry.by_ref().take(MAX_DECOMPRESSED_FILE + 1).read_to_end(&mut data).map_err(tar_error)?;
         match inner.as_str() {
             "Chart.yaml" => {
                 chart_yaml = Some(data);
@@ -135,12 +124,7 @@ pub fn read(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ChartPackag
     let chart_yaml = chart_yaml.ok_or("Chart.yaml file is missing")?;
     let mut metadata = ChartVersionEntry::from_chart_yaml(&chart_yaml)?;
     let version = metadata.validate(strict_semver)?;
-    Ok(ChartPackage {
-        metadata,
-        version,
-        values,
-        templates,
-    })
+    Ok(ChartPackage { metadata, version, values, templates })
 }
 
 /// Splits `top/rest…` into its first component and the rest, refusing paths that could
@@ -151,12 +135,8 @@ fn split_top(path: &Path) -> Result<(String, Option<String>), String> {
         match component {
             Component::Normal(part) => parts.push(part.to_string_lossy().into_owned()),
             Component::CurDir => {}
-            Component::ParentDir => {
-                return Err("chart illegally references parent directory".into())
-            }
-            Component::RootDir | Component::Prefix(_) => {
-                return Err("chart illegally contains absolute paths".into())
-            }
+            Component::ParentDir => return Err("chart illegally references parent directory".into()),
+            Component::RootDir | Component::Prefix(_) => return Err("chart illegally contains absolute paths".into()),
         }
     }
     if parts.is_empty() {
@@ -184,13 +164,9 @@ fn check_top(seen: &mut Option<String>, top: &str, path: &Path) -> Result<(), St
 fn tar_error(error: io::Error) -> String {
     match error.kind() {
         io::ErrorKind::UnexpectedEof => "unexpected EOF: the chart package is truncated".into(),
-        _ if error.to_string().contains("invalid gzip header")
-            || error.to_string().contains("corrupt deflate") =>
-        {
+        _ if error.to_string().contains("invalid gzip header") || error.to_string().contains("corrupt deflate") => {
             format!("gzip: {error}: the chart package is not a valid gzip stream")
         }
-        _ => format!(
-            "archive/tar: invalid tar header: the chart package is not a tar archive ({error})"
-        ),
+        _ => format!("archive/tar: invalid tar header: the chart package is not a tar archive ({error})"),
     }
 }

@@ -8,12 +8,9 @@ const SIGNED_MESSAGE_HEADER: &str = "-----BEGIN PGP SIGNED MESSAGE-----";
 
 /// The storage file name a provenance file belongs under: `<name>-<version>.tgz.prov`.
 pub fn file_name(bytes: &[u8]) -> Result<String, String> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| "invalid provenance file: it is not UTF-8 text".to_string())?;
+    let text = std::str::from_utf8(bytes).map_err(|_| "invalid provenance file: it is not UTF-8 text".to_string())?;
     if !text.starts_with(SIGNED_MESSAGE_HEADER) {
-        return Err(format!(
-            "invalid provenance file: it does not start with {SIGNED_MESSAGE_HEADER}"
-        ));
+        return Err(format!("invalid provenance file: it does not start with {SIGNED_MESSAGE_HEADER}"));
     }
     let field = |key: &str| {
         text.lines()
@@ -26,7 +23,9 @@ pub fn file_name(bytes: &[u8]) -> Result<String, String> {
     let version = field("version:")?;
     let file = format!("{name}-{version}.tgz.prov");
     if !is_safe_name(&name) || super::version::parse(&version, false).is_none() {
-        return Err(format!("{file:?} is improperly formatted: the name or version in the provenance file is not valid"));
+        return Err(format!(
+            "{file:?} is improperly formatted: the name or version in the provenance file is not valid"
+        ));
     }
     Ok(file)
 }
@@ -37,14 +36,11 @@ mod tests {
 
     #[test]
     fn names_the_file() {
-        let prov = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\napiVersion: v2\nname: web\nversion: 1.0.0\n...\n";
+        let prov =
+            "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\napiVersion: v2\nname: web\nversion: 1.0.0\n...\n";
         assert_eq!(file_name(prov.as_bytes()).unwrap(), "web-1.0.0.tgz.prov");
-        assert!(file_name(b"hello")
-            .unwrap_err()
-            .starts_with("invalid provenance file"));
+        assert!(file_name(b"hello").unwrap_err().starts_with("invalid provenance file"));
         let evil = prov.replace("name: web", "name: ../../evil");
-        assert!(file_name(evil.as_bytes())
-            .unwrap_err()
-            .contains("is improperly formatted"));
+        assert!(file_name(evil.as_bytes()).unwrap_err().contains("is improperly formatted"));
     }
 }

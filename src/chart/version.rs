@@ -27,11 +27,7 @@ pub fn parse(text: &str, strict: bool) -> Option<Version> {
         }
         *slot = part.parse().ok()?;
     }
-    Version::parse(&format!(
-        "{}.{}.{}{rest}",
-        numbers[0], numbers[1], numbers[2]
-    ))
-    .ok()
+    Version::parse(&format!("{}.{}.{}{rest}", numbers[0], numbers[1], numbers[2])).ok()
 }
 
 /// Newest first, as Helm's `SortEntries`; ties (equal precedence) keep a stable order.
@@ -52,10 +48,7 @@ pub fn select<'a, T>(
         return Ok(found);
     }
     if wanted == "latest" {
-        return versions
-            .iter()
-            .find(|v| version_of(v).pre.is_empty())
-            .ok_or(SelectError::NoMatch);
+        return versions.iter().find(|v| version_of(v).pre.is_empty()).ok_or(SelectError::NoMatch);
     }
     // A bare version such as `1.2` means `=1.2` (1.2.x), as in Masterminds, not `^1.2`.
     let constraint = wanted.strip_prefix('v').unwrap_or(wanted);
@@ -65,10 +58,7 @@ pub fn select<'a, T>(
         constraint.to_string()
     };
     let requirement = VersionReq::parse(&constraint).map_err(|_| SelectError::BadConstraint)?;
-    versions
-        .iter()
-        .find(|v| requirement.matches(version_of(v)))
-        .ok_or(SelectError::NoMatch)
+    versions.iter().find(|v| requirement.matches(version_of(v))).ok_or(SelectError::NoMatch)
 }
 
 /// Why [`select`] found nothing.
@@ -86,10 +76,7 @@ mod tests {
     fn lenient_and_strict() {
         assert_eq!(parse("v1.2", false).unwrap().to_string(), "1.2.0");
         assert_eq!(parse("1", false).unwrap().to_string(), "1.0.0");
-        assert_eq!(
-            parse("01.2.3-rc.1+b5", false).unwrap().to_string(),
-            "1.2.3-rc.1+b5"
-        );
+        assert_eq!(parse("01.2.3-rc.1+b5", false).unwrap().to_string(), "1.2.3-rc.1+b5");
         assert_eq!(parse("3.0.0-12", false).unwrap().to_string(), "3.0.0-12");
         assert!(parse("abc", false).is_none());
         assert!(parse("1.2.3.4", false).is_none());
@@ -101,21 +88,12 @@ mod tests {
 
     #[test]
     fn ordering_and_selection() {
-        let mut list: Vec<Version> = ["0.1.0", "0.10.0", "0.2.0", "1.0.0-rc.1", "0.2.1"]
-            .iter()
-            .map(|s| parse(s, false).unwrap())
-            .collect();
+        let mut list: Vec<Version> =
+            ["0.1.0", "0.10.0", "0.2.0", "1.0.0-rc.1", "0.2.1"].iter().map(|s| parse(s, false).unwrap()).collect();
         list.sort_by(newest_first);
         let texts: Vec<String> = list.iter().map(|v| v.to_string()).collect();
         assert_eq!(texts, ["1.0.0-rc.1", "0.10.0", "0.2.1", "0.2.0", "0.1.0"]);
-        let pick = |w: &str| {
-            select(
-                &texts,
-                w,
-                |s| s.as_str(),
-                |s| Box::leak(Box::new(parse(s, false).unwrap())),
-            )
-        };
+        let pick = |w: &str| select(&texts, w, |s| s.as_str(), |s| Box::leak(Box::new(parse(s, false).unwrap())));
         assert_eq!(pick("latest").unwrap(), "0.10.0");
         assert_eq!(pick("0.2").unwrap(), "0.2.1");
         assert_eq!(pick("~0.2.0").unwrap(), "0.2.1");

@@ -61,22 +61,14 @@ pub enum Contents {
     Values,
 }
 
-pub async fn contents(
-    app: &App,
-    repo: String,
-    name: String,
-    wanted: String,
-    contents: Contents,
-) -> Reply {
+pub async fn contents(app: &App, repo: String, name: String, wanted: String, contents: Contents) -> Reply {
     let version = match select(&app.catalog.snapshot(&repo), &name, &wanted) {
         Ok(version) => version,
         Err(reply) => return reply,
     };
     let storage = app.catalog.storage.clone();
     let read = tokio::task::spawn_blocking(move || {
-        let bytes = storage
-            .read(&repo, &version.file_name)
-            .map_err(|e| e.to_string())?;
+        let bytes = storage.read(&repo, &version.file_name).map_err(|e| e.to_string())?;
         read_package(&bytes, Keep::Contents, false)
     })
     .await
@@ -92,11 +84,9 @@ pub async fn contents(
     };
     match contents {
         Contents::Values => match package.values {
-            Some(values) => response::bytes(
-                StatusCode::OK,
-                hyper::header::HeaderValue::from_static("application/yaml"),
-                values,
-            ),
+            Some(values) => {
+                response::bytes(StatusCode::OK, hyper::header::HeaderValue::from_static("application/yaml"), values)
+            }
             None => response::error(StatusCode::NOT_FOUND, "values.yaml not found"),
         },
         Contents::Templates => {
@@ -111,32 +101,21 @@ pub async fn contents(
                     serde_json::json!({ "name": path, "data": base64::engine::general_purpose::STANDARD.encode(data) })
                 })
                 .collect();
-            response::json(
-                StatusCode::OK,
-                &serde_json::json!({ "templates": templates, "values": values }),
-            )
+            response::json(StatusCode::OK, &serde_json::json!({ "templates": templates, "values": values }))
         }
     }
 }
 
 /// Finds a version as Helm's `IndexFile.Get` would: exact, `latest`, or a constraint.
 fn select(snapshot: &RepoSnapshot, name: &str, wanted: &str) -> Result<Arc<IndexedVersion>, Reply> {
-    let chart: &Arc<Chart> = snapshot
-        .charts
-        .get(name)
-        .ok_or_else(|| response::error(StatusCode::NOT_FOUND, "no chart name found"))?;
-    version::select(&chart.versions, wanted, |v| v.version(), |v| &v.semver)
-        .cloned()
-        .map_err(|e| match e {
-            SelectError::NoMatch => response::error(
-                StatusCode::NOT_FOUND,
-                format!("no chart version found for {name}-{wanted}"),
-            ),
-            SelectError::BadConstraint => response::error(
-                StatusCode::NOT_FOUND,
-                format!("improper constraint: {wanted}"),
-            ),
-        })
+    let chart: &Arc<Chart> =
+        snapshot.charts.get(name).ok_or_else(|| response::error(StatusCode::NOT_FOUND, "no chart name found"))?;
+    version::select(&chart.versions, wanted, |v| v.version(), |v| &v.semver).cloned().map_err(|e| match e {
+        SelectError::NoMatch => {
+            response::error(StatusCode::NOT_FOUND, format!("no chart version found for {name}-{wanted}"))
+        }
+        SelectError::BadConstraint => response::error(StatusCode::NOT_FOUND, format!("improper constraint: {wanted}")),
+    })
 }
 
 /// `offset` and `limit` of the query string; `None` when absent (the whole list).
@@ -145,9 +124,11 @@ fn paging(query: Option<&str>) -> Result<Option<(usize, usize)>, String> {
     for (key, value) in form_pairs(query.unwrap_or("")) {
         match key.as_str() {
             "offset" => {
-                offset = Some(value.parse::<usize>().map_err(|_| {
-                    format!("offset is not a valid non-negative integer: {value:?}")
-                })?)
+                offset = Some(
+                    value
+                        .parse::<usize>()
+                        .map_err(|_| format!("offset is not a valid non-negative integer: {value:?}"))?,
+                )
             }
             "limit" => {
                 limit = Some(
@@ -155,9 +136,7 @@ fn paging(query: Option<&str>) -> Result<Option<(usize, usize)>, String> {
                         .parse::<usize>()
                         .ok()
                         .filter(|&l| l > 0)
-                        .ok_or_else(|| {
-                            format!("limit is not a valid positive integer: {value:?}")
-                        })?,
+                        .ok_or_else(|| format!("limit is not a valid positive integer: {value:?}"))?,
                 )
             }
             _ => {}
@@ -173,11 +152,8 @@ fn paging(query: Option<&str>) -> Result<Option<(usize, usize)>, String> {
 pub fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     query.split('&').filter(|p| !p.is_empty()).map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(&s.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        };
+        let decode =
+            |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
         (decode(key), decode(value))
     })
 }
@@ -191,12 +167,8 @@ mod tests {
         assert_eq!(paging(None).unwrap(), None);
         assert_eq!(paging(Some("offset=2&limit=3")).unwrap(), Some((2, 3)));
         assert_eq!(paging(Some("offset=2")).unwrap(), Some((2, usize::MAX)));
-        assert!(paging(Some("offset=-1"))
-            .unwrap_err()
-            .starts_with("offset is not a valid non-negative integer"));
-        assert!(paging(Some("limit=0"))
-            .unwrap_err()
-            .starts_with("limit is not a valid positive integer"));
+        assert!(paging(Some("offset=-1")).unwrap_err().starts_with("offset is not a valid non-negative integer"));
+        assert!(paging(Some("limit=0")).unwrap_err().starts_with("limit is not a valid positive integer"));
         assert!(paging(Some("offset=abc")).is_err());
     }
 }

@@ -23,26 +23,16 @@ pub struct BasicAuth {
 
 impl BasicAuth {
     pub fn new(user: &str, password: &str, anonymous_pull: bool) -> BasicAuth {
-        BasicAuth {
-            user: user.into(),
-            password: password.into(),
-            anonymous_pull,
-        }
+        BasicAuth { user: user.into(), password: password.into(), anonymous_pull }
     }
 
     /// `None` when the request may go on, the 401 answer otherwise.
     pub fn check(&self, access: Access, headers: &HeaderMap) -> Option<Reply> {
-        if access == Access::Open
-            || access == Access::Pull && self.anonymous_pull
-            || self.accepts(headers)
-        {
+        if access == Access::Open || access == Access::Pull && self.anonymous_pull || self.accepts(headers) {
             return None;
         }
         let mut reply = response::error(StatusCode::UNAUTHORIZED, "unauthorized");
-        reply.headers_mut().insert(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"ChartHall\""),
-        );
+        reply.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"ChartHall\""));
         Some(reply)
     }
 
@@ -59,10 +49,7 @@ impl BasicAuth {
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
             return false;
         };
-        let Some((user, password)) = std::str::from_utf8(&decoded)
-            .ok()
-            .and_then(|s| s.split_once(':'))
-        else {
+        let Some((user, password)) = std::str::from_utf8(&decoded).ok().and_then(|s| s.split_once(':')) else {
             return false;
         };
         // Compare every byte whatever the first difference, so timing says nothing.

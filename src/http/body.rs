@@ -2,6 +2,7 @@
 //! from storage in bounded chunks.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -13,6 +14,12 @@ pub enum Body {
     Empty,
     /// Taken on the first poll; cloning `Bytes` into it is a reference-count bump.
     Full(Option<Bytes>),
+    /// A snapshot's chunks, sent in order from `next`.
+    Chunks {
+        chunks: Arc<[Bytes]>,
+        next: usize,
+        remaining: u64,
+    },
     File {
         stream: ReaderStream<tokio::fs::File>,
         remaining: u64,
@@ -24,12 +31,13 @@ impl Body {
         Body::Full(Some(bytes.into()))
     }
 
+    pub fn chunks(chunks: Arc<[Bytes]>, len: u64) -> Body {
+        Body::Chunks { chunks, next: 0, remaining: len }
+    }
+
     pub fn file(file: std::fs::File, size: u64) -> Body {
         let file = tokio::fs::File::from_std(file);
-        Body::File {
-            stream: ReaderStream::with_capacity(file, 64 * 1024),
-            remaining: size,
-        }
+        Body::File { stream: ReaderStream::with_capacity(file, 64 * 1024), remaining: size }
     }
 }
 
@@ -37,18 +45,20 @@ impl http_body::Body for Body {
     type Data = Bytes;
     type Error = std::io::Error;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         match self.get_mut() {
             Body::Empty => Poll::Ready(None),
-            Body::Full(bytes) => Poll::Ready(
-                bytes
-                    .take()
-                    .filter(|b| !b.is_empty())
-                    .map(|b| Ok(Frame::data(b))),
-            ),
+            Body::Full(bytes) => Poll::Ready(bytes.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b)))),
+            Body::Chunks { chunks, next, remaining } => {
+                while let Some(chunk) = chunks.get(*next) {
+                    *next += 1;
+                    if !chunk.is_empty() {
+                        *remaining -= chunk.len() as u64;
+                        return Poll::Ready(Some(Ok(Frame::data(chunk.clone()))));
+                    }
+                }
+                Poll::Ready(None)
+            }
             Body::File { stream, remaining } => match Pin::new(stream).poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     *remaining = remaining.saturating_sub(chunk.len() as u64);
@@ -63,7 +73,7 @@ impl http_body::Body for Body {
         match self {
             Body::Empty => true,
             Body::Full(bytes) => bytes.as_ref().is_none_or(|b| b.is_empty()),
-            Body::File { remaining, .. } => *remaining == 0,
+            Body::Chunks { remaining, .. } | Body::File { remaining, .. } => *remaining == 0,
         }
     }
 
@@ -71,7 +81,7 @@ impl http_body::Body for Body {
         match self {
             Body::Empty => SizeHint::with_exact(0),
             Body::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
-            Body::File { remaining, .. } => SizeHint::with_exact(*remaining),
+            Body::Chunks { remaining, .. } | Body::File { remaining, .. } => SizeHint::with_exact(*remaining),
         }
     }
 }

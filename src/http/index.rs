@@ -7,10 +7,13 @@
 use std::time::{Duration, SystemTime};
 
 use hyper::header::{
-    HeaderMap, HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, ETAG,
-    IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, VARY,
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    LAST_MODIFIED, VARY,
 };
-use hyper::StatusCode;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Response, StatusCode};
+
+use super::body::Body;
 
 use super::response::{self, Reply};
 use super::App;
@@ -18,11 +21,7 @@ use super::App;
 pub fn index(app: &App, repo: &str, headers: &HeaderMap, head: bool) -> Reply {
     let snapshot = app.catalog.snapshot(repo);
     let gzip = accepts_gzip(headers);
-    let representation = if gzip {
-        &snapshot.index_gzip
-    } else {
-        &snapshot.index
-    };
+    let representation = if gzip { &snapshot.index_gzip } else { &snapshot.index };
     let fresh = match headers.get(IF_NONE_MATCH) {
         Some(tags) => etag_matches(tags, &representation.etag),
         None => headers
@@ -31,15 +30,14 @@ pub fn index(app: &App, repo: &str, headers: &HeaderMap, head: bool) -> Reply {
             .is_some_and(|since| not_modified_since(snapshot.modified, since)),
     };
     let mut reply = if fresh {
-        let mut reply = response::bytes(
-            StatusCode::NOT_MODIFIED,
-            response::YAML,
-            bytes::Bytes::new(),
-        );
+        let mut reply = response::bytes(StatusCode::NOT_MODIFIED, response::YAML, bytes::Bytes::new());
         reply.headers_mut().remove(hyper::header::CONTENT_LENGTH);
         reply
     } else {
-        response::bytes(StatusCode::OK, response::YAML, representation.body.clone())
+        let mut reply = Response::new(Body::chunks(representation.chunks.clone(), representation.len));
+        reply.headers_mut().insert(CONTENT_TYPE, response::YAML);
+        reply.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(representation.len));
+        reply
     };
     let headers = reply.headers_mut();
     if gzip && !fresh {
@@ -72,20 +70,12 @@ pub fn repositories(app: &App) -> Reply {
 fn accepts_gzip(headers: &HeaderMap) -> bool {
     let mut gzip = None;
     let mut any = None;
-    for value in headers
-        .get_all(ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-    {
+    for value in headers.get_all(ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()) {
         for item in value.split(',') {
             let mut parts = item.split(';');
             let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = parts
-                .filter_map(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|q| q.trim().parse::<f32>().ok())
-                })
+                .filter_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
                 .next()
                 .unwrap_or(1.0);
             match coding.as_str() {
@@ -105,20 +95,13 @@ fn etag_matches(header: &HeaderValue, etag: &HeaderValue) -> bool {
         return false;
     };
     let ours = etag.to_str().unwrap_or_default();
-    header
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == ours)
+    header.split(',').map(str::trim).any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == ours)
 }
 
 /// HTTP dates have whole seconds; `modified` counts as its second.
 fn not_modified_since(modified: SystemTime, since: SystemTime) -> bool {
-    let modified = modified
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let since = since
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
+    let modified = modified.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let since = since.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     Duration::from_secs(modified.as_secs()) <= since
 }
 

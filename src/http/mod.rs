@@ -42,12 +42,8 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 impl App {
     pub fn new(config: Config, catalog: Arc<Catalog>) -> App {
-        let auth = config
-            .basic_auth()
-            .map(|(user, pass)| BasicAuth::new(user, pass, config.auth_anonymous_get));
-        let started = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let auth = config.basic_auth().map(|(user, pass)| BasicAuth::new(user, pass, config.auth_anonymous_get));
+        let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         App {
             auth,
             next_request_id: AtomicU64::new(0),
@@ -62,8 +58,7 @@ impl App {
             Some(id) => id.clone(),
             None => {
                 let n = self.next_request_id.fetch_add(1, Ordering::Relaxed);
-                HeaderValue::from_str(&format!("{}-{n:x}", self.request_id_prefix))
-                    .expect("ASCII id")
+                HeaderValue::from_str(&format!("{}-{n:x}", self.request_id_prefix)).expect("ASCII id")
             }
         };
         let mut reply = self.dispatch(request).await;
@@ -72,11 +67,7 @@ impl App {
     }
 
     async fn dispatch(&self, request: Request<Incoming>) -> Reply {
-        let route = route::resolve(
-            request.uri().path(),
-            &self.config.context_path,
-            self.config.depth,
-        );
+        let route = route::resolve(request.uri().path(), &self.config.context_path, self.config.depth);
         if route.is_api() && self.config.disable_api {
             return response::error(
                 StatusCode::NOT_FOUND,
@@ -89,11 +80,7 @@ impl App {
             (_, &Method::GET | &Method::HEAD) => Access::Pull,
             _ => Access::Push,
         };
-        if let Some(denied) = self
-            .auth
-            .as_ref()
-            .and_then(|auth| auth.check(access, request.headers()))
-        {
+        if let Some(denied) = self.auth.as_ref().and_then(|auth| auth.check(access, request.headers())) {
             return denied;
         }
         let head = method == Method::HEAD;
@@ -106,9 +93,7 @@ impl App {
                 &serde_json::json!({ "version": concat!("v", env!("CARGO_PKG_VERSION")) }),
             ),
             (Route::Root, Method::GET | Method::HEAD) => index::repositories(self),
-            (Route::Index { repo }, Method::GET | Method::HEAD) => {
-                index::index(self, &repo, request.headers(), head)
-            }
+            (Route::Index { repo }, Method::GET | Method::HEAD) => index::index(self, &repo, request.headers(), head),
             (Route::Package { repo, file }, Method::GET | Method::HEAD) => {
                 packages::download(self, repo, file, head).await
             }
@@ -121,47 +106,23 @@ impl App {
             (Route::ApiProvenance { repo }, Method::POST) => {
                 upload::upload(self, repo, request, upload::Target::Provenance).await
             }
-            (Route::ApiChart { repo, name }, Method::GET | Method::HEAD) => {
-                api::chart(self, &repo, &name, head)
+            (Route::ApiChart { repo, name }, Method::GET | Method::HEAD) => api::chart(self, &repo, &name, head),
+            (Route::ApiVersion { repo, name, version }, Method::GET | Method::HEAD) => {
+                api::version(self, &repo, &name, &version, head)
             }
-            (
-                Route::ApiVersion {
-                    repo,
-                    name,
-                    version,
-                },
-                Method::GET | Method::HEAD,
-            ) => api::version(self, &repo, &name, &version, head),
-            (Route::ApiVersion { .. }, Method::DELETE) if self.config.disable_delete => {
-                response::error(
-                    StatusCode::NOT_FOUND,
-                    "not found: deleting is disabled on this server (DISABLE_DELETE)",
-                )
+            (Route::ApiVersion { .. }, Method::DELETE) if self.config.disable_delete => response::error(
+                StatusCode::NOT_FOUND,
+                "not found: deleting is disabled on this server (DISABLE_DELETE)",
+            ),
+            (Route::ApiVersion { repo, name, version }, Method::DELETE) => {
+                upload::delete(self, repo, name, version).await
             }
-            (
-                Route::ApiVersion {
-                    repo,
-                    name,
-                    version,
-                },
-                Method::DELETE,
-            ) => upload::delete(self, repo, name, version).await,
-            (
-                Route::ApiTemplates {
-                    repo,
-                    name,
-                    version,
-                },
-                Method::GET,
-            ) => api::contents(self, repo, name, version, api::Contents::Templates).await,
-            (
-                Route::ApiValues {
-                    repo,
-                    name,
-                    version,
-                },
-                Method::GET,
-            ) => api::contents(self, repo, name, version, api::Contents::Values).await,
+            (Route::ApiTemplates { repo, name, version }, Method::GET) => {
+                api::contents(self, repo, name, version, api::Contents::Templates).await
+            }
+            (Route::ApiValues { repo, name, version }, Method::GET) => {
+                api::contents(self, repo, name, version, api::Contents::Values).await
+            }
             (Route::NotFound, _) => response::not_found(),
             (route, method) => method_not_allowed(&route, &method),
         }
@@ -180,8 +141,6 @@ fn method_not_allowed(route: &Route, method: &Method) -> Reply {
         StatusCode::METHOD_NOT_ALLOWED,
         format!("method {method} is not allowed here; this route accepts {allowed}"),
     );
-    reply
-        .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static(allowed));
+    reply.headers_mut().insert(ALLOW, HeaderValue::from_static(allowed));
     reply
 }

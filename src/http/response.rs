@@ -18,18 +18,12 @@ pub fn bytes(status: StatusCode, content_type: HeaderValue, body: impl Into<Byte
     let mut response = Response::new(Body::Full(Some(body.clone())));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, content_type);
-    response
-        .headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     response
 }
 
 pub fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
-    bytes(
-        status,
-        JSON,
-        serde_json::to_vec(value).expect("JSON values serialize"),
-    )
+    bytes(status, JSON, serde_json::to_vec(value).expect("JSON values serialize"))
 }
 
 /// `{"error": message}`.
@@ -39,18 +33,12 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Reply {
 
 /// A failed upload: `{"error": message, "saved": false}`, as the original ChartHall.
 pub fn upload_error(status: StatusCode, message: impl Into<String>) -> Reply {
-    json(
-        status,
-        &serde_json::json!({ "error": message.into(), "saved": false }),
-    )
+    json(status, &serde_json::json!({ "error": message.into(), "saved": false }))
 }
 
 /// A failed delete: `{"error": message, "deleted": false}`.
 pub fn delete_error(status: StatusCode, message: impl Into<String>) -> Reply {
-    json(
-        status,
-        &serde_json::json!({ "error": message.into(), "deleted": false }),
-    )
+    json(status, &serde_json::json!({ "error": message.into(), "deleted": false }))
 }
 
 pub fn not_found() -> Reply {
@@ -66,8 +54,5 @@ pub fn without_body(mut response: Reply) -> Reply {
 /// A 500 for a storage failure: logged in full, told in short.
 pub fn storage_error(error: &std::io::Error) -> Reply {
     tracing::error!(%error, "storage error");
-    self::error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        format!("storage error: {error}"),
-    )
+    self::error(StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {error}"))
 }

@@ -82,54 +82,32 @@ pub fn resolve(path: &str, context_path: &str, depth: u8) -> Route {
         return Route::NotFound;
     };
     let depth = depth as usize;
-    let api = segments[0] == "api"
-        && !(rest.ends_with(".yaml") || rest.ends_with(".tgz") || rest.ends_with(".prov"));
+    let api = segments[0] == "api" && !(rest.ends_with(".yaml") || rest.ends_with(".tgz") || rest.ends_with(".prov"));
     let skip = usize::from(api);
-    if segments.len() < skip + depth
-        || !segments[skip..skip + depth]
-            .iter()
-            .all(|s| is_repo_segment(s))
-    {
+    if segments.len() < skip + depth || !segments[skip..skip + depth].iter().all(|s| is_repo_segment(s)) {
         return Route::NotFound;
     }
     let repo = segments[skip..skip + depth].join("/");
-    let tail: Vec<&str> = segments[skip + depth..]
-        .iter()
-        .map(String::as_str)
-        .collect();
+    let tail: Vec<&str> = segments[skip + depth..].iter().map(String::as_str).collect();
     let owned = |s: &str| s.to_string();
     if api {
         return match tail.as_slice() {
             ["charts"] => Route::ApiCharts { repo },
-            ["charts", name] => Route::ApiChart {
-                repo,
-                name: owned(name),
-            },
-            ["charts", name, version] => Route::ApiVersion {
-                repo,
-                name: owned(name),
-                version: owned(version),
-            },
-            ["charts", name, version, "templates"] => Route::ApiTemplates {
-                repo,
-                name: owned(name),
-                version: owned(version),
-            },
-            ["charts", name, version, "values"] => Route::ApiValues {
-                repo,
-                name: owned(name),
-                version: owned(version),
-            },
+            ["charts", name] => Route::ApiChart { repo, name: owned(name) },
+            ["charts", name, version] => Route::ApiVersion { repo, name: owned(name), version: owned(version) },
+            ["charts", name, version, "templates"] => {
+                Route::ApiTemplates { repo, name: owned(name), version: owned(version) }
+            }
+            ["charts", name, version, "values"] => {
+                Route::ApiValues { repo, name: owned(name), version: owned(version) }
+            }
             ["prov"] => Route::ApiProvenance { repo },
             _ => Route::NotFound,
         };
     }
     match tail.as_slice() {
         ["index.yaml"] => Route::Index { repo },
-        ["charts", file] => Route::Package {
-            repo,
-            file: owned(file),
-        },
+        ["charts", file] => Route::Package { repo, file: owned(file) },
         [] | [""] => Route::Root, // `/<repo>/`, ChartMuseum's welcome page
         _ => Route::NotFound,
     }
@@ -157,49 +135,21 @@ mod tests {
     fn depths_and_api() {
         assert_eq!(resolve("/health", "", 1), Route::Health);
         assert_eq!(resolve("/", "", 1), Route::Root);
-        assert_eq!(
-            resolve("/index.yaml", "", 0),
-            Route::Index { repo: repo("") }
-        );
-        assert_eq!(
-            resolve("/a/index.yaml", "", 1),
-            Route::Index { repo: repo("a") }
-        );
-        assert_eq!(
-            resolve("/o/r/index.yaml", "", 2),
-            Route::Index { repo: repo("o/r") }
-        );
-        assert_eq!(
-            resolve("/api/index.yaml", "", 1),
-            Route::Index { repo: repo("api") }
-        );
+        assert_eq!(resolve("/index.yaml", "", 0), Route::Index { repo: repo("") });
+        assert_eq!(resolve("/a/index.yaml", "", 1), Route::Index { repo: repo("a") });
+        assert_eq!(resolve("/o/r/index.yaml", "", 2), Route::Index { repo: repo("o/r") });
+        assert_eq!(resolve("/api/index.yaml", "", 1), Route::Index { repo: repo("api") });
         assert_eq!(
             resolve("/api/charts/x-1.0.0.tgz", "", 1),
-            Route::Package {
-                repo: repo("api"),
-                file: "x-1.0.0.tgz".into()
-            }
+            Route::Package { repo: repo("api"), file: "x-1.0.0.tgz".into() }
         );
-        assert_eq!(
-            resolve("/api/a/charts", "", 1),
-            Route::ApiCharts { repo: repo("a") }
-        );
-        assert_eq!(
-            resolve("/api/charts", "", 0),
-            Route::ApiCharts { repo: repo("") }
-        );
+        assert_eq!(resolve("/api/a/charts", "", 1), Route::ApiCharts { repo: repo("a") });
+        assert_eq!(resolve("/api/charts", "", 0), Route::ApiCharts { repo: repo("") });
         assert_eq!(
             resolve("/api/o/r/charts/x/1.0.0/values", "", 2),
-            Route::ApiValues {
-                repo: repo("o/r"),
-                name: "x".into(),
-                version: "1.0.0".into()
-            }
+            Route::ApiValues { repo: repo("o/r"), name: "x".into(), version: "1.0.0".into() }
         );
-        assert_eq!(
-            resolve("/api/a/prov", "", 1),
-            Route::ApiProvenance { repo: repo("a") }
-        );
+        assert_eq!(resolve("/api/a/prov", "", 1), Route::ApiProvenance { repo: repo("a") });
         assert_eq!(resolve("/a/index.yaml/", "", 1), Route::NotFound);
         assert_eq!(resolve("/.cache/index.yaml", "", 1), Route::NotFound);
         assert_eq!(resolve("/%2e%2e/index.yaml", "", 1), Route::NotFound);
@@ -210,10 +160,7 @@ mod tests {
     fn context_path() {
         assert_eq!(resolve("/helm", "/helm", 1), Route::Root);
         assert_eq!(resolve("/helm/health", "/helm", 1), Route::Health);
-        assert_eq!(
-            resolve("/helm/a/index.yaml", "/helm", 1),
-            Route::Index { repo: repo("a") }
-        );
+        assert_eq!(resolve("/helm/a/index.yaml", "/helm", 1), Route::Index { repo: repo("a") });
         assert_eq!(resolve("/a/index.yaml", "/helm", 1), Route::NotFound);
         assert_eq!(resolve("/helmx/a/index.yaml", "/helm", 1), Route::NotFound);
     }

@@ -29,13 +29,8 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(
-        storage: Arc<dyn Storage>,
-        settings: IndexSettings,
-        workers: usize,
-        depth: u8,
-    ) -> Catalog {
-        let empty = RepoSnapshot::build(Default::default(), &settings, SystemTime::now());
+    pub fn new(storage: Arc<dyn Storage>, settings: IndexSettings, workers: usize, depth: u8) -> Catalog {
+        let empty = RepoSnapshot::build(&mut Default::default(), &settings, SystemTime::now());
         Catalog {
             storage,
             settings,
@@ -88,8 +83,7 @@ impl Catalog {
         names.extend(self.names());
         names.sort();
         names.dedup();
-        let repositories: Vec<Arc<Repository>> =
-            names.iter().map(|n| self.get_or_create(n)).collect();
+        let repositories: Vec<Arc<Repository>> = names.iter().map(|n| self.get_or_create(n)).collect();
         super::scan::sync(self, &repositories)
     }
 }

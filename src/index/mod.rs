@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod repository;
 pub mod scan;
+pub mod segments;
 pub mod snapshot;
 pub mod state;
 pub mod version;

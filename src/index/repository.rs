@@ -22,8 +22,8 @@ pub struct Repository {
 
 impl Repository {
     pub fn new(name: String, settings: &IndexSettings) -> Repository {
-        let state = RepoState::default();
-        let snapshot = RepoSnapshot::build(state.charts.clone(), settings, SystemTime::now());
+        let mut state = RepoState::default();
+        let snapshot = RepoSnapshot::build(&mut state, settings, SystemTime::now());
         Repository {
             url_prefix: settings.url_prefix(&name),
             name,
@@ -40,17 +40,11 @@ impl Repository {
     /// Takes the writer's lock. A writer that panicked left the state as it was before its
     /// change was published (changes are applied, then published), so it stays usable.
     pub fn lock(&self) -> MutexGuard<'_, RepoState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Builds the snapshot of `state` and makes it the one readers see.
-    pub fn publish(&self, state: &RepoState, settings: &IndexSettings) {
-        self.snapshot.store(RepoSnapshot::build(
-            state.charts.clone(),
-            settings,
-            SystemTime::now(),
-        ));
+    pub fn publish(&self, state: &mut RepoState, settings: &IndexSettings) {
+        self.snapshot.store(RepoSnapshot::build(state, settings, SystemTime::now()));
     }
 }

@@ -41,10 +41,7 @@ pub struct ReadPackage {
 /// Reads and checks one package and computes its digest.
 pub fn read_package(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ReadPackage, String> {
     let package = package::read(bytes, keep, strict_semver)?;
-    Ok(ReadPackage {
-        package,
-        digest: hex::encode(Sha256::digest(bytes)),
-    })
+    Ok(ReadPackage { package, digest: hex::encode(Sha256::digest(bytes)) })
 }
 
 /// Syncs the given repositories with storage and publishes those that changed.
@@ -67,7 +64,7 @@ pub fn sync(catalog: &Catalog, repositories: &[Arc<Repository>]) -> io::Result<(
     for ((repository, plan), results) in repositories.iter().zip(plans).zip(results) {
         let mut state = repository.lock();
         if apply(&mut state, repository, plan, results) {
-            repository.publish(&state, &catalog.settings);
+            repository.publish(&mut state, &catalog.settings);
             tracing::info!(repo = %repository.name, versions = state.version_count(), "index updated from storage");
         }
     }
@@ -81,10 +78,7 @@ fn plan(state: &RepoState, listing: Vec<ObjectInfo>) -> Plan {
             continue;
         }
         plan.present.insert(object.name.clone());
-        let stamp = FileStamp {
-            size: object.size,
-            modified: object.modified,
-        };
+        let stamp = FileStamp { size: object.size, modified: object.modified };
         let indexed = state.stamp_of(&object.name);
         if indexed != Some(stamp) && state.broken.get(&object.name) != Some(&stamp) {
             plan.read.push((object, indexed));
@@ -92,10 +86,7 @@ fn plan(state: &RepoState, listing: Vec<ObjectInfo>) -> Plan {
     }
     for file in state.indexed_files() {
         if !plan.present.contains(file) {
-            plan.remove.push((
-                file.clone(),
-                state.stamp_of(file).expect("indexed files have a stamp"),
-            ));
+            plan.remove.push((file.clone(), state.stamp_of(file).expect("indexed files have a stamp")));
         }
     }
     plan
@@ -117,18 +108,12 @@ fn apply(
         }
     }
     let planned: std::collections::HashMap<String, Option<FileStamp>> =
-        std::mem::take(&mut plan.read)
-            .into_iter()
-            .map(|(object, stamp)| (object.name, stamp))
-            .collect();
+        std::mem::take(&mut plan.read).into_iter().map(|(object, stamp)| (object.name, stamp)).collect();
     for (object, result) in results {
         if state.stamp_of(&object.name) != planned[&object.name] {
             continue;
         }
-        let stamp = FileStamp {
-            size: object.size,
-            modified: object.modified,
-        };
+        let stamp = FileStamp { size: object.size, modified: object.modified };
         if state.remove_file(&object.name).is_some() {
             changed = true;
         }
@@ -170,11 +155,7 @@ fn apply(
 type ReadResult = (usize, ObjectInfo, Result<ReadPackage, String>);
 
 /// Reads `jobs` on `catalog.workers` threads; logs progress on big scans.
-fn read_all(
-    catalog: &Catalog,
-    repositories: &[Arc<Repository>],
-    jobs: Vec<(usize, ObjectInfo)>,
-) -> Vec<ReadResult> {
+fn read_all(catalog: &Catalog, repositories: &[Arc<Repository>], jobs: Vec<(usize, ObjectInfo)>) -> Vec<ReadResult> {
     let total = jobs.len();
     if total == 0 {
         return Vec::new();
@@ -214,19 +195,10 @@ fn read_all(
             if last_report.elapsed() > Duration::from_secs(2) {
                 last_report = Instant::now();
                 let rate = results.len() as f64 / started.elapsed().as_secs_f64();
-                tracing::info!(
-                    done = results.len(),
-                    total,
-                    rate = format!("{rate:.0}/s"),
-                    "reading packages"
-                );
+                tracing::info!(done = results.len(), total, rate = format!("{rate:.0}/s"), "reading packages");
             }
         }
-        tracing::info!(
-            packages = total,
-            seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
-            "read packages"
-        );
+        tracing::info!(packages = total, seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "read packages");
         results
     })
 }

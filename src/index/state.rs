@@ -10,21 +10,24 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes, BytesMut};
 use imbl::OrdMap;
 
+use super::segments::Segments;
 use super::version::{FileStamp, IndexedVersion};
 use crate::chart::version::newest_first;
 
 /// All versions of one chart, newest first, with their JSON array pre-rendered.
 #[derive(Debug)]
 pub struct Chart {
+    /// `  <name>:` — the chart's key line under `entries:` in the index.
+    pub key: Bytes,
     pub versions: Vec<Arc<IndexedVersion>>,
     /// `[ {version}, … ]` for `GET /api/<repo>/charts/<name>`.
     pub json: Bytes,
 }
 
 impl Chart {
-    fn new(versions: Vec<Arc<IndexedVersion>>) -> Chart {
-        let mut json =
-            BytesMut::with_capacity(versions.iter().map(|v| v.json.len() + 1).sum::<usize>() + 2);
+    fn new(name: &str, versions: Vec<Arc<IndexedVersion>>) -> Chart {
+        let key = Bytes::from(format!("  {}:\n", super::snapshot::yaml_scalar(name)));
+        let mut json = BytesMut::with_capacity(versions.iter().map(|v| v.json.len() + 1).sum::<usize>() + 2);
         json.put_u8(b'[');
         for (i, version) in versions.iter().enumerate() {
             if i > 0 {
@@ -33,10 +36,7 @@ impl Chart {
             json.put_slice(&version.json);
         }
         json.put_u8(b']');
-        Chart {
-            versions,
-            json: json.freeze(),
-        }
+        Chart { key, versions, json: json.freeze() }
     }
 
     /// The version whose text is exactly `version`.
@@ -56,6 +56,8 @@ pub struct RepoState {
     /// Files that are not valid packages, with the stamp they were found bad at, so a
     /// rescan warns once per change instead of at every pass.
     pub broken: HashMap<String, FileStamp>,
+    /// The index text and its gzip, in segments kept up to date with `charts`.
+    pub segments: Segments,
 }
 
 impl RepoState {
@@ -81,25 +83,16 @@ impl RepoState {
     /// replaced one.
     pub fn insert(&mut self, version: IndexedVersion) -> Option<Arc<IndexedVersion>> {
         let name = version.name().to_string();
-        let mut versions = self
-            .charts
-            .get(&name)
-            .map(|c| c.versions.clone())
-            .unwrap_or_default();
-        let replaced = versions
-            .iter()
-            .position(|v| v.version() == version.version())
-            .map(|i| versions.remove(i));
+        let mut versions = self.charts.get(&name).map(|c| c.versions.clone()).unwrap_or_default();
+        let replaced = versions.iter().position(|v| v.version() == version.version()).map(|i| versions.remove(i));
         if let Some(old) = &replaced {
             self.files.remove(&old.file_name);
         }
-        self.files.insert(
-            version.file_name.clone(),
-            (name.clone(), version.version().to_string()),
-        );
+        self.files.insert(version.file_name.clone(), (name.clone(), version.version().to_string()));
         let at = versions.partition_point(|v| newest_first(&v.semver, &version.semver).is_lt());
         versions.insert(at, Arc::new(version));
-        self.charts.insert(name, Arc::new(Chart::new(versions)));
+        self.charts.insert(name.clone(), Arc::new(Chart::new(&name, versions)));
+        self.segments.mark(&name);
         replaced
     }
 
@@ -113,9 +106,9 @@ impl RepoState {
         if versions.is_empty() {
             self.charts.remove(name);
         } else {
-            self.charts
-                .insert(name.to_string(), Arc::new(Chart::new(versions)));
+            self.charts.insert(name.to_string(), Arc::new(Chart::new(name, versions)));
         }
+        self.segments.mark(name);
         Some(removed)
     }
 

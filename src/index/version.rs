@@ -46,17 +46,8 @@ impl IndexedVersion {
         entry.digest = digest;
         entry.created = humantime::format_rfc3339_nanos(created).to_string();
         let yaml = render_yaml_item(&entry);
-        let json = Bytes::from(
-            serde_json::to_vec(&entry).expect("a chart entry always serializes to JSON"),
-        );
-        IndexedVersion {
-            entry,
-            semver,
-            file_name,
-            stamp,
-            yaml,
-            json,
-        }
+        let json = Bytes::from(serde_json::to_vec(&entry).expect("a chart entry always serializes to JSON"));
+        IndexedVersion { entry, semver, file_name, stamp, yaml, json }
     }
 
     pub fn name(&self) -> &str {

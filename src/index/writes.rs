@@ -61,9 +61,7 @@ impl Catalog {
         if !overwrite {
             if let Some((chart, file)) = chart.as_ref().zip(chart_file.as_ref()) {
                 let entry = &chart.read.package.metadata;
-                if state.find(&entry.name, &entry.version).is_some()
-                    || storage.stat(repo, file)?.is_some()
-                {
+                if state.find(&entry.name, &entry.version).is_some() || storage.stat(repo, file)?.is_some() {
                     return Err(WriteError::Exists);
                 }
             }
@@ -96,10 +94,7 @@ impl Catalog {
             }
         };
         let package = chart.read.package;
-        let stamp = FileStamp {
-            size: written.size,
-            modified: written.modified,
-        };
+        let stamp = FileStamp { size: written.size, modified: written.modified };
         let version = IndexedVersion::new(
             package.metadata,
             package.version,
@@ -116,15 +111,14 @@ impl Catalog {
                 storage.delete(repo, &replaced.file_name)?;
             }
         }
-        repository.publish(&state, &self.settings);
+        repository.publish(&mut state, &self.settings);
         Ok(())
     }
 
     /// Deletes a version (found through the index, never by splitting file names) with its
     /// provenance file.
     pub fn delete(&self, repo: &str, name: &str, wanted: &str) -> Result<(), WriteError> {
-        let not_found =
-            || WriteError::NotFound(format!("chart version not found: {name} {wanted}"));
+        let not_found = || WriteError::NotFound(format!("chart version not found: {name} {wanted}"));
         let repository = self.get(repo).ok_or_else(not_found)?;
         let mut state = repository.lock();
         let chart = state.charts.get(name).cloned().ok_or_else(not_found)?;
@@ -133,17 +127,12 @@ impl Catalog {
             Some(found) => found.clone(),
             None => {
                 let parsed = version::parse(wanted, false).ok_or_else(not_found)?;
-                chart
-                    .versions
-                    .iter()
-                    .find(|v| v.semver == parsed)
-                    .cloned()
-                    .ok_or_else(not_found)?
+                chart.versions.iter().find(|v| v.semver == parsed).cloned().ok_or_else(not_found)?
             }
         };
         self.storage.delete(repo, &indexed.file_name)?;
         state.remove(name, indexed.version());
-        repository.publish(&state, &self.settings);
+        repository.publish(&mut state, &self.settings);
         // The package is gone and unlisted; a provenance file left behind is only litter.
         let provenance = format!("{}.prov", indexed.file_name);
         if let Err(error) = self.storage.delete(repo, &provenance) {

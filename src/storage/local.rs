@@ -23,10 +23,7 @@ impl LocalStorage {
     /// Opens (and creates) the root folder, and removes upload files a crash left behind.
     pub fn open(root: &Path, depth: u8) -> io::Result<LocalStorage> {
         fs::create_dir_all(root)?;
-        let storage = LocalStorage {
-            root: root.to_path_buf(),
-            next_temp: AtomicU64::new(0),
-        };
+        let storage = LocalStorage { root: root.to_path_buf(), next_temp: AtomicU64::new(0) };
         for repo in storage.repositories(depth)? {
             storage.sweep_temporaries(&storage.dir(&repo));
         }
@@ -55,11 +52,7 @@ impl LocalStorage {
 }
 
 fn info(name: String, metadata: &fs::Metadata) -> ObjectInfo {
-    ObjectInfo {
-        name,
-        size: metadata.len(),
-        modified: metadata.modified().unwrap_or(std::time::UNIX_EPOCH),
-    }
+    ObjectInfo { name, size: metadata.len(), modified: metadata.modified().unwrap_or(std::time::UNIX_EPOCH) }
 }
 
 fn not_found_is_none<T>(result: io::Result<T>) -> io::Result<Option<T>> {
@@ -90,11 +83,7 @@ impl Storage for LocalStorage {
                     if name.starts_with('.') || !entry.file_type()?.is_dir() {
                         continue;
                     }
-                    next.push(if parent.is_empty() {
-                        name
-                    } else {
-                        format!("{parent}/{name}")
-                    });
+                    next.push(if parent.is_empty() { name } else { format!("{parent}/{name}") });
                 }
             }
             level = next;

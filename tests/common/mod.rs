@@ -32,18 +32,8 @@ impl Server {
 
     /// Starts a server on an existing (or new) folder.
     pub fn start_in(root: PathBuf, env: &[(&str, &str)], dir: Option<tempfile::TempDir>) -> Server {
-        let env = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let mut server = Server {
-            child: None,
-            port: 0,
-            root,
-            env,
-            _dir: dir,
-            log: Default::default(),
-        };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut server = Server { child: None, port: 0, root, env, _dir: dir, log: Default::default() };
         server.spawn();
         server
     }
@@ -103,11 +93,7 @@ impl Server {
 
     /// Raw upload of a package body to `/api/<repo>/charts` (`repo` may be empty).
     pub fn upload(&self, repo: &str, package: &[u8]) -> Response {
-        client()
-            .post(self.url(&api_path(repo, "charts")))
-            .body(package.to_vec())
-            .send()
-            .expect("POST")
+        client().post(self.url(&api_path(repo, "charts"))).body(package.to_vec()).send().expect("POST")
     }
 
     /// SIGKILL, as a crash would.
@@ -126,10 +112,7 @@ impl Server {
 
     /// Starts again with changed settings.
     pub fn restart_with(&mut self, env: &[(&str, &str)]) {
-        self.env = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        self.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         self.restart();
     }
 }
@@ -150,10 +133,7 @@ pub fn api_path(repo: &str, rest: &str) -> String {
 }
 
 pub fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
+    Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
 }
 
 /// A chart package built in memory, as `helm package` would lay it out.
@@ -176,10 +156,7 @@ impl ChartBuilder {
 
     /// Only a top-level directory, no files.
     pub fn bare(top: &str) -> ChartBuilder {
-        ChartBuilder {
-            top: top.to_string(),
-            files: Vec::new(),
-        }
+        ChartBuilder { top: top.to_string(), files: Vec::new() }
     }
 
     /// Adds (or replaces) a file under the top-level directory.
@@ -218,12 +195,7 @@ impl ChartBuilder {
             header.set_size(data.len() as u64);
             header.set_mode(0o644);
             header.set_mtime(1_700_000_000);
-            tar.append_data(
-                &mut header,
-                format!("{}/{}", self.top, path),
-                data.as_slice(),
-            )
-            .unwrap();
+            tar.append_data(&mut header, format!("{}/{}", self.top, path), data.as_slice()).unwrap();
         }
         gzip(&tar.into_inner().unwrap())
     }
@@ -261,11 +233,7 @@ pub fn yaml(text: &str) -> serde_yaml::Value {
 pub fn index_versions(index: &serde_yaml::Value, name: &str) -> Vec<String> {
     index["entries"][name]
         .as_sequence()
-        .map(|list| {
-            list.iter()
-                .map(|v| v["version"].as_str().unwrap().to_string())
-                .collect()
-        })
+        .map(|list| list.iter().map(|v| v["version"].as_str().unwrap().to_string()).collect())
         .unwrap_or_default()
 }
 
@@ -280,12 +248,7 @@ pub fn files_under(dir: &Path) -> Vec<String> {
             if path.is_dir() {
                 walk(base, &path, out);
             } else {
-                out.push(
-                    path.strip_prefix(base)
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned(),
-                );
+                out.push(path.strip_prefix(base).unwrap().to_string_lossy().into_owned());
             }
         }
     }

@@ -1,0 +1,457 @@
+//! The index body cut into segments, so a change costs O(what changed), not O(index).
+//!
+//! `index.yaml` is `PREFIX` + the `entries` of every chart, in name order + `SUFFIX`. The
+//! entries are cut into segments of consecutive chart names of about `target` bytes.
+//! Each segment keeps its text and that text compressed as raw deflate, with the previous
+//! 32 KiB of index as preset dictionary, ending in a sync flush (pigz's trick). Gluing a
+//! gzip header, every segment's deflate bytes, an empty final block and a trailer (CRC32
+//! combined from the segments' CRCs, and the length) gives one valid gzip member — about
+//! as small as one `gzip -6` pass, because no segment starts from an empty window.
+//!
+//! A change re-renders the segment holding the chart, re-cuts it if it grew or shrank
+//! too much, and recompresses it and the segment after it (whose dictionary it is).
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use flate2::{Compress, Compression, FlushCompress};
+
+use super::state::{Chart, Charts};
+
+/// What the index starts with, with entries and without.
+pub const PREFIX: &[u8] = b"apiVersion: v1\nentries:\n";
+pub const PREFIX_EMPTY: &[u8] = b"apiVersion: v1\nentries: {}\n";
+/// Cut a segment once its text reaches this size.
+pub const DEFAULT_TARGET: usize = 48 * 1024;
+/// A segment smaller than `target / MERGE_BELOW` after a change is merged with the next.
+const MERGE_BELOW: usize = 4;
+/// Deflate's window: no dictionary helps beyond it.
+const WINDOW: usize = 32 * 1024;
+/// gzip member header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+/// An empty final block with fixed Huffman codes: BFINAL=1, BTYPE=01, end-of-block.
+const FINAL_BLOCK: [u8; 2] = [0x03, 0x00];
+
+/// Text that has been compressed as one link of the chain.
+#[derive(Debug, Clone)]
+pub struct Piece {
+    pub text: Bytes,
+    pub text_crc: u32,
+    pub deflate: Bytes,
+    pub deflate_crc: u32,
+}
+
+impl Piece {
+    /// Compresses `text` with the end of `previous` as its dictionary.
+    pub fn new(text: Bytes, previous: &[u8]) -> Piece {
+        let deflate = deflate_sync(&previous[previous.len().saturating_sub(WINDOW)..], &text);
+        Piece { text_crc: crc32fast::hash(&text), deflate_crc: crc32fast::hash(&deflate), text, deflate }
+    }
+}
+
+/// A run of consecutive charts: every name in `[first, next segment's first)`.
+#[derive(Debug)]
+pub struct Segment {
+    pub first: String,
+    pub piece: Piece,
+}
+
+/// The segments of one repository's entries, and which charts changed since the last
+/// refresh.
+#[derive(Debug, Clone)]
+pub struct Segments {
+    list: Vec<Arc<Segment>>,
+    dirty: BTreeSet<String>,
+    target: usize,
+}
+
+impl Default for Segments {
+    fn default() -> Self {
+        Segments::with_target(DEFAULT_TARGET)
+    }
+}
+
+impl Segments {
+    pub fn with_target(target: usize) -> Segments {
+        Segments { list: Vec::new(), dirty: BTreeSet::new(), target }
+    }
+
+    pub fn list(&self) -> &[Arc<Segment>] {
+        &self.list
+    }
+
+    /// Notes that a chart was added, changed or removed.
+    pub fn mark(&mut self, name: &str) {
+        self.dirty.insert(name.to_string());
+    }
+
+    /// Brings the segments in line with `charts` after the marked changes.
+    pub fn refresh(&mut self, charts: &Charts) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        // Many changes (a start-up, a big rescan): rebuilding is simpler and no slower.
+        if self.list.is_empty() || dirty.len() > self.list.len() / 2 {
+            self.list = build(charts.iter(), PREFIX, self.target).into_iter().map(Arc::new).collect();
+            return;
+        }
+        let touched: BTreeSet<usize> = dirty.iter().map(|name| self.locate(name)).collect();
+        // Last to first, so the indices of the ranges still to do stay valid.
+        for (start, end) in ranges(&touched).into_iter().rev() {
+            self.resegment(charts, start, end);
+        }
+    }
+
+    /// The segment whose range holds `name`.
+    fn locate(&self, name: &str) -> usize {
+        self.list.partition_point(|s| s.first.as_str() <= name).saturating_sub(1)
+    }
+
+    /// Re-renders and re-cuts segments `start..=end`, then recompresses the one after them.
+    fn resegment(&mut self, charts: &Charts, start: usize, mut end: usize) {
+        let texts = loop {
+            let lower = match start {
+                0 => Bound::Unbounded,
+                _ => Bound::Included(self.list[start].first.clone()),
+            };
+            let upper = match self.list.get(end + 1) {
+                Some(next) => Bound::Excluded(next.first.clone()),
+                None => Bound::Unbounded,
+            };
+            let texts = cut(charts.range((lower, upper)), self.target);
+            let small_tail = texts.last().is_none_or(|(_, text)| text.len() < self.target / MERGE_BELOW);
+            if small_tail && end + 1 < self.list.len() {
+                end += 1; // too small to stand alone: take in the next segment and cut again
+                continue;
+            }
+            break texts;
+        };
+        let mut previous = match start {
+            0 => Bytes::from_static(PREFIX),
+            _ => self.list[start - 1].piece.text.clone(),
+        };
+        let mut replacement = Vec::with_capacity(texts.len());
+        for (first, text) in texts {
+            let piece = Piece::new(text, &previous);
+            previous = piece.text.clone();
+            replacement.push(Arc::new(Segment { first, piece }));
+        }
+        let after = start + replacement.len();
+        self.list.splice(start..=end, replacement);
+        if let Some(next) = self.list.get(after) {
+            let text = next.piece.text.clone();
+            let first = next.first.clone();
+            self.list[after] = Arc::new(Segment { first, piece: Piece::new(text, &previous) });
+        }
+    }
+}
+
+/// Segments for a whole set of charts, compressed on all cores.
+fn build<'a>(
+    charts: impl Iterator<Item = (&'a String, &'a Arc<Chart>)>,
+    prefix: &'static [u8],
+    target: usize,
+) -> Vec<Segment> {
+    let texts = cut(charts, target);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(texts.len().max(1));
+    let per_thread = texts.len().div_ceil(threads.max(1)).max(1);
+    let previous: Vec<Bytes> =
+        std::iter::once(Bytes::from_static(prefix)).chain(texts.iter().map(|(_, t)| t.clone())).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = texts
+            .chunks(per_thread)
+            .enumerate()
+            .map(|(chunk, texts)| {
+                let previous = &previous;
+                scope.spawn(move || {
+                    texts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (first, text))| Segment {
+                            first: first.clone(),
+                            piece: Piece::new(text.clone(), &previous[chunk * per_thread + i]),
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("compression worker")).collect()
+    })
+}
+
+/// Renders charts in order, cutting after a chart once the text reaches `target`.
+fn cut<'a>(charts: impl Iterator<Item = (&'a String, &'a Arc<Chart>)>, target: usize) -> Vec<(String, Bytes)> {
+    let mut out = Vec::new();
+    let mut first: Option<String> = None;
+    let mut text: Vec<u8> = Vec::new();
+    for (name, chart) in charts {
+        if first.is_none() {
+            first = Some(name.clone());
+            text = Vec::with_capacity(target + target / 4);
+        }
+        text.extend_from_slice(&chart.key);
+        for version in &chart.versions {
+            text.extend_from_slice(&version.yaml);
+        }
+        if text.len() >= target {
+            out.push((first.take().expect("set above"), Bytes::from(std::mem::take(&mut text))));
+        }
+    }
+    if let Some(first) = first {
+        out.push((first, Bytes::from(text)));
+    }
+    out
+}
+
+/// Runs of consecutive indices, as inclusive `(start, end)`.
+fn ranges(indices: &BTreeSet<usize>) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for &i in indices {
+        match out.last_mut() {
+            Some((_, end)) if *end + 1 == i => *end = i,
+            _ => out.push((i, i)),
+        }
+    }
+    out
+}
+
+/// Raw deflate of `input` with a preset dictionary, ending in a sync flush so the next
+/// piece can start on a byte boundary.
+fn deflate_sync(dictionary: &[u8], input: &[u8]) -> Bytes {
+    let mut compress = Compress::new(Compression::new(6), false);
+    if !dictionary.is_empty() {
+        compress.set_dictionary(dictionary).expect("a fresh raw deflate stream takes a dictionary");
+    }
+    let mut out = Vec::with_capacity(input.len() / 4 + 64);
+    loop {
+        let consumed = compress.total_in() as usize;
+        compress.compress_vec(&input[consumed..], &mut out, FlushCompress::Sync).expect("deflate into memory");
+        // Done when all input is in and the flush fit in the space we gave it.
+        if compress.total_in() as usize == input.len() && out.len() < out.capacity() {
+            break;
+        }
+        out.reserve(out.capacity().max(1024));
+    }
+    Bytes::from(out)
+}
+
+/// An encoding of the whole index, as the chunks that are sent one after another.
+#[derive(Debug)]
+pub struct Assembled {
+    pub chunks: Arc<[Bytes]>,
+    pub len: u64,
+    pub crc: u32,
+}
+
+/// Both encodings of the index: `(identity, gzip)`.
+pub fn assemble(segments: &[Arc<Segment>], suffix: Bytes) -> (Assembled, Assembled) {
+    let prefix = prefix_piece(segments.is_empty());
+    let last_text = segments.last().map_or(&prefix.text, |s| &s.piece.text);
+    let suffix = Piece::new(suffix, last_text);
+    let pieces = std::iter::once(prefix).chain(segments.iter().map(|s| &s.piece)).chain(std::iter::once(&suffix));
+
+    let mut text_chunks = Vec::with_capacity(segments.len() + 2);
+    let mut gzip_chunks = Vec::with_capacity(segments.len() + 4);
+    let mut text_crc = crc32fast::Hasher::new();
+    let mut gzip_crc = crc32fast::Hasher::new();
+    gzip_crc.update(&GZIP_HEADER);
+    gzip_chunks.push(Bytes::from_static(&GZIP_HEADER));
+    let (mut text_len, mut gzip_len) = (0u64, GZIP_HEADER.len() as u64);
+    for piece in pieces {
+        text_crc.combine(&crc32fast::Hasher::new_with_initial_len(piece.text_crc, piece.text.len() as u64));
+        gzip_crc.combine(&crc32fast::Hasher::new_with_initial_len(piece.deflate_crc, piece.deflate.len() as u64));
+        text_len += piece.text.len() as u64;
+        gzip_len += piece.deflate.len() as u64;
+        text_chunks.push(piece.text.clone());
+        gzip_chunks.push(piece.deflate.clone());
+    }
+    let text_crc = text_crc.finalize();
+    let mut trailer = Vec::with_capacity(10);
+    trailer.extend_from_slice(&FINAL_BLOCK);
+    trailer.extend_from_slice(&text_crc.to_le_bytes());
+    trailer.extend_from_slice(&(text_len as u32).to_le_bytes());
+    gzip_crc.update(&trailer);
+    gzip_len += trailer.len() as u64;
+    gzip_chunks.push(Bytes::from(trailer));
+    (
+        Assembled { chunks: text_chunks.into(), len: text_len, crc: text_crc },
+        Assembled { chunks: gzip_chunks.into(), len: gzip_len, crc: gzip_crc.finalize() },
+    )
+}
+
+/// The index's first line(s), compressed once per process.
+fn prefix_piece(empty: bool) -> &'static Piece {
+    static FULL: OnceLock<Piece> = OnceLock::new();
+    static EMPTY: OnceLock<Piece> = OnceLock::new();
+    if empty {
+        EMPTY.get_or_init(|| Piece::new(Bytes::from_static(PREFIX_EMPTY), b""))
+    } else {
+        FULL.get_or_init(|| Piece::new(Bytes::from_static(PREFIX), b""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::chart::ChartVersionEntry;
+    use crate::index::snapshot::{IndexSettings, RepoSnapshot};
+    use crate::index::state::RepoState;
+    use crate::index::version::{FileStamp, IndexedVersion};
+
+    fn version(name: &str, version: &str, seed: usize) -> IndexedVersion {
+        let entry = ChartVersionEntry {
+            name: name.into(),
+            version: version.into(),
+            api_version: "v2".into(),
+            description: Some(format!("Chart {name} for service number {seed} with a description of realistic length")),
+            keywords: vec!["web".into(), format!("team-{}", seed % 17)],
+            ..Default::default()
+        };
+        let stamp = FileStamp { size: seed as u64, modified: UNIX_EPOCH };
+        let created = UNIX_EPOCH + Duration::from_secs(1_700_000_000 + seed as u64);
+        let semver = crate::chart::version::parse(version, false).unwrap();
+        IndexedVersion::new(
+            entry,
+            semver,
+            format!("{name}-{version}.tgz"),
+            stamp,
+            format!("{seed:064x}"),
+            created,
+            "charts/",
+        )
+    }
+
+    /// A state whose segments are small, so a few hundred versions make many segments.
+    fn state(names: usize, versions: usize) -> RepoState {
+        let mut state = RepoState::default();
+        state.segments = Segments::with_target(2048);
+        for n in 0..names {
+            for v in 0..versions {
+                state.insert(version(&format!("chart-{:04}", n * 10), &format!("1.{v}.0"), n * 100 + v));
+            }
+        }
+        state
+    }
+
+    /// The index as a from-scratch render would write it.
+    fn expected(state: &RepoState, snapshot: &RepoSnapshot) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(if state.charts.is_empty() { PREFIX_EMPTY } else { PREFIX });
+        for chart in state.charts.values() {
+            out.extend_from_slice(&chart.key);
+            chart.versions.iter().for_each(|v| out.extend_from_slice(&v.yaml));
+        }
+        let text = snapshot.index.to_vec();
+        let suffix_at = text.windows(11).rposition(|w| w == b"generated: ").unwrap();
+        out.extend_from_slice(&text[suffix_at..]);
+        out
+    }
+
+    fn check(state: &mut RepoState) -> RepoSnapshot {
+        let snapshot = Arc::try_unwrap(RepoSnapshot::build(state, &IndexSettings::default(), UNIX_EPOCH)).unwrap();
+        let identity = snapshot.index.to_vec();
+        assert_eq!(identity, expected(state, &snapshot), "segments out of step with the charts");
+        assert_eq!(identity.len() as u64, snapshot.index.len);
+        let gzip = snapshot.index_gzip.to_vec();
+        assert_eq!(gzip.len() as u64, snapshot.index_gzip.len);
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(&gzip[..]).read_to_end(&mut inflated).expect("stitched gzip decodes");
+        assert_eq!(inflated, identity, "stitched gzip inflates to the identity bytes");
+        assert_eq!(format!("\"{:08x}-{:x}\"", crc32fast::hash(&identity), identity.len()), snapshot.index.etag);
+        assert_eq!(format!("\"{:08x}-{:x}.gz\"", crc32fast::hash(&gzip), gzip.len()), snapshot.index_gzip.etag);
+        serde_yaml::from_slice::<serde_yaml::Value>(&identity).expect("the index is YAML");
+        snapshot
+    }
+
+    fn gzip_t(gzip: &[u8]) {
+        let mut child = std::process::Command::new("gzip")
+            .arg("-t")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("gzip(1) is installed");
+        child.stdin.take().unwrap().write_all(gzip).unwrap();
+        assert!(child.wait().unwrap().success(), "gzip -t refuses the stitched stream");
+    }
+
+    #[test]
+    fn every_kind_of_change_keeps_both_encodings_exact() {
+        let mut state = state(60, 4);
+        let before = check(&mut state);
+        assert!(state.segments.list().len() > 10, "the test needs many segments");
+        gzip_t(&before.index_gzip.to_vec());
+
+        let changes: Vec<(&str, Box<dyn Fn(&mut RepoState)>)> = vec![
+            ("add a version", Box::new(|s| drop(s.insert(version("chart-0200", "9.0.0", 1))))),
+            ("add a name at the start", Box::new(|s| drop(s.insert(version("a-first", "1.0.0", 2))))),
+            ("add a name in the middle", Box::new(|s| drop(s.insert(version("chart-0305", "1.0.0", 3))))),
+            ("add a name at the end", Box::new(|s| drop(s.insert(version("zz-last", "1.0.0", 4))))),
+            ("replace a version", Box::new(|s| drop(s.insert(version("chart-0100", "1.1.0", 5))))),
+            ("delete a version", Box::new(|s| drop(s.remove("chart-0400", "1.2.0")))),
+            (
+                "delete the last version of a name",
+                Box::new(|s| (0..4).for_each(|v| drop(s.remove("chart-0010", &format!("1.{v}.0"))))),
+            ),
+            ("delete the first chart", Box::new(|s| drop(s.remove("a-first", "1.0.0")))),
+            (
+                "grow one chart a lot",
+                Box::new(|s| (0..40).for_each(|v| drop(s.insert(version("chart-0250", &format!("2.{v}.0"), v))))),
+            ),
+            ("shrink it again", Box::new(|s| (0..40).for_each(|v| drop(s.remove("chart-0250", &format!("2.{v}.0")))))),
+        ];
+        for (what, change) in changes {
+            change(&mut state);
+            let snapshot = check(&mut state);
+            gzip_t(&snapshot.index_gzip.to_vec());
+            eprintln!("{what}: {} segments", state.segments.list().len());
+        }
+        // Everything deleted: the empty index.
+        let all: Vec<(String, String)> = state
+            .charts
+            .iter()
+            .flat_map(|(n, c)| c.versions.iter().map(move |v| (n.clone(), v.version().to_string())))
+            .collect();
+        for (name, v) in all {
+            state.remove(&name, &v);
+        }
+        let snapshot = check(&mut state);
+        assert!(snapshot.index.to_vec().starts_with(PREFIX_EMPTY));
+    }
+
+    #[test]
+    fn etag_changes_iff_bytes_change() {
+        let mut state = state(20, 2);
+        let a = check(&mut state);
+        let b = check(&mut state);
+        assert_eq!(a.index.etag, b.index.etag, "same bytes, same tag");
+        assert_eq!(a.index_gzip.etag, b.index_gzip.etag);
+        state.insert(version("chart-0050", "3.0.0", 9));
+        let c = check(&mut state);
+        assert_ne!(a.index.etag, c.index.etag);
+        assert_ne!(a.index_gzip.etag, c.index_gzip.etag);
+        assert_ne!(a.index.etag, a.index_gzip.etag, "each encoding has its own tag");
+    }
+
+    #[test]
+    fn stitched_gzip_is_as_small_as_one_pass() {
+        let mut state = RepoState::default(); // the real segment size
+        for n in 0..1500 {
+            for v in 0..4 {
+                state.insert(version(&format!("service-{n:05}"), &format!("0.{v}.1"), n * 7 + v));
+            }
+        }
+        let snapshot = check(&mut state);
+        let identity = snapshot.index.to_vec();
+        let mut one_pass = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        one_pass.write_all(&identity).unwrap();
+        let one_pass = one_pass.finish().unwrap().len() as f64;
+        let ratio = snapshot.index_gzip.len as f64 / one_pass;
+        assert!(state.segments.list().len() > 5);
+        assert!(ratio <= 1.02, "stitched gzip is {ratio:.4}x one gzip -6 pass");
+    }
+}
