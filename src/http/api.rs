@@ -34,7 +34,7 @@ pub fn charts(app: &App, repo: &str, query: Option<&str>, head: bool) -> Reply {
 pub fn chart(app: &App, repo: &str, name: &str, head: bool) -> Reply {
     let snapshot = app.catalog.snapshot(repo);
     let reply = match snapshot.charts.get(name) {
-        Some(chart) => response::bytes(StatusCode::OK, response::JSON, chart.json.clone()),
+        Some(chart) => response::bytes(StatusCode::OK, response::JSON, chart.json()),
         None => response::error(StatusCode::NOT_FOUND, "chart not found"),
     };
     if head {
@@ -46,7 +46,7 @@ pub fn chart(app: &App, repo: &str, name: &str, head: bool) -> Reply {
 
 pub fn version(app: &App, repo: &str, name: &str, wanted: &str, head: bool) -> Reply {
     let reply = match select(&app.catalog.snapshot(repo), name, wanted) {
-        Ok(version) => response::bytes(StatusCode::OK, response::JSON, version.json.clone()),
+        Ok(version) => response::bytes(StatusCode::OK, response::JSON, version.json()),
         Err(reply) => reply,
     };
     if head {

@@ -34,14 +34,14 @@ struct Plan {
 /// A package read from storage.
 pub struct ReadPackage {
     pub package: ChartPackage,
-    /// Hex SHA-256 of the whole package, as Helm's `digest`.
-    pub digest: String,
+    /// SHA-256 of the whole package, Helm's `digest`.
+    pub digest: [u8; 32],
 }
 
 /// Reads and checks one package and computes its digest.
 pub fn read_package(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ReadPackage, String> {
     let package = package::read(bytes, keep, strict_semver)?;
-    Ok(ReadPackage { package, digest: hex::encode(Sha256::digest(bytes)) })
+    Ok(ReadPackage { package, digest: Sha256::digest(bytes).into() })
 }
 
 /// Syncs the given repositories with storage and publishes those that changed.

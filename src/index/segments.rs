@@ -19,6 +19,7 @@ use bytes::Bytes;
 use flate2::{Compress, Compression, FlushCompress};
 
 use super::state::{Chart, Charts};
+use super::version::IndexedVersion;
 
 /// What the index starts with, with entries and without.
 pub const PREFIX: &[u8] = b"apiVersion: v1\nentries:\n";
@@ -87,15 +88,19 @@ impl Segments {
         self.dirty.insert(name.to_string());
     }
 
-    /// Brings the segments in line with `charts` after the marked changes.
-    pub fn refresh(&mut self, charts: &Charts) {
+    /// Brings the segments in line with `charts` after the marked changes. The charts of
+    /// every rebuilt segment are replaced by copies whose YAML points into the segment's
+    /// text, so the old buffers are freed and the index text is held once.
+    pub fn refresh(&mut self, charts: &mut Charts) {
         if self.dirty.is_empty() {
             return;
         }
         let dirty = std::mem::take(&mut self.dirty);
         // Many changes (a start-up, a big rescan): rebuilding is simpler and no slower.
         if self.list.is_empty() || dirty.len() > self.list.len() / 2 {
-            self.list = build(charts.iter(), PREFIX, self.target).into_iter().map(Arc::new).collect();
+            let cuts = cut(charts.iter(), self.target);
+            self.list = compress_all(&cuts).into_iter().map(Arc::new).collect();
+            repoint(charts, cuts);
             return;
         }
         let touched: BTreeSet<usize> = dirty.iter().map(|name| self.locate(name)).collect();
@@ -111,8 +116,8 @@ impl Segments {
     }
 
     /// Re-renders and re-cuts segments `start..=end`, then recompresses the one after them.
-    fn resegment(&mut self, charts: &Charts, start: usize, mut end: usize) {
-        let texts = loop {
+    fn resegment(&mut self, charts: &mut Charts, start: usize, mut end: usize) {
+        let cuts = loop {
             let lower = match start {
                 0 => Bound::Unbounded,
                 _ => Bound::Included(self.list[start].first.clone()),
@@ -121,24 +126,25 @@ impl Segments {
                 Some(next) => Bound::Excluded(next.first.clone()),
                 None => Bound::Unbounded,
             };
-            let texts = cut(charts.range((lower, upper)), self.target);
-            let small_tail = texts.last().is_none_or(|(_, text)| text.len() < self.target / MERGE_BELOW);
+            let cuts = cut(charts.range((lower, upper)), self.target);
+            let small_tail = cuts.last().is_none_or(|cut| cut.text.len() < self.target / MERGE_BELOW);
             if small_tail && end + 1 < self.list.len() {
                 end += 1; // too small to stand alone: take in the next segment and cut again
                 continue;
             }
-            break texts;
+            break cuts;
         };
         let mut previous = match start {
             0 => Bytes::from_static(PREFIX),
             _ => self.list[start - 1].piece.text.clone(),
         };
-        let mut replacement = Vec::with_capacity(texts.len());
-        for (first, text) in texts {
-            let piece = Piece::new(text, &previous);
+        let mut replacement = Vec::with_capacity(cuts.len());
+        for cut in &cuts {
+            let piece = Piece::new(cut.text.clone(), &previous);
             previous = piece.text.clone();
-            replacement.push(Arc::new(Segment { first, piece }));
+            replacement.push(Arc::new(Segment { first: cut.first.clone(), piece }));
         }
+        repoint(charts, cuts);
         let after = start + replacement.len();
         self.list.splice(start..=end, replacement);
         if let Some(next) = self.list.get(after) {
@@ -149,30 +155,22 @@ impl Segments {
     }
 }
 
-/// Segments for a whole set of charts, compressed on all cores.
-fn build<'a>(
-    charts: impl Iterator<Item = (&'a String, &'a Arc<Chart>)>,
-    prefix: &'static [u8],
-    target: usize,
-) -> Vec<Segment> {
-    let texts = cut(charts, target);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(texts.len().max(1));
-    let per_thread = texts.len().div_ceil(threads.max(1)).max(1);
-    let previous: Vec<Bytes> =
-        std::iter::once(Bytes::from_static(prefix)).chain(texts.iter().map(|(_, t)| t.clone())).collect();
+/// Compresses freshly cut texts into segments, on all cores.
+fn compress_all(cuts: &[Cut]) -> Vec<Segment> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let per_thread = cuts.len().div_ceil(threads).max(1);
+    let previous = |i: usize| if i == 0 { Bytes::from_static(PREFIX) } else { cuts[i - 1].text.clone() };
     std::thread::scope(|scope| {
-        let workers: Vec<_> = texts
+        let workers: Vec<_> = cuts
             .chunks(per_thread)
             .enumerate()
-            .map(|(chunk, texts)| {
-                let previous = &previous;
+            .map(|(chunk, part)| {
                 scope.spawn(move || {
-                    texts
-                        .iter()
+                    part.iter()
                         .enumerate()
-                        .map(|(i, (first, text))| Segment {
-                            first: first.clone(),
-                            piece: Piece::new(text.clone(), &previous[chunk * per_thread + i]),
+                        .map(|(i, cut)| Segment {
+                            first: cut.first.clone(),
+                            piece: Piece::new(cut.text.clone(), &previous(chunk * per_thread + i)),
                         })
                         .collect::<Vec<_>>()
                 })
@@ -182,28 +180,69 @@ fn build<'a>(
     })
 }
 
+/// One segment's text, freshly rendered, with copies of its charts pointing into it.
+struct Cut {
+    first: String,
+    text: Bytes,
+    charts: Vec<(String, Arc<Chart>)>,
+}
+
 /// Renders charts in order, cutting after a chart once the text reaches `target`.
-fn cut<'a>(charts: impl Iterator<Item = (&'a String, &'a Arc<Chart>)>, target: usize) -> Vec<(String, Bytes)> {
-    let mut out = Vec::new();
-    let mut first: Option<String> = None;
+fn cut<'a>(charts: impl Iterator<Item = (&'a String, &'a Arc<Chart>)>, target: usize) -> Vec<Cut> {
+    let mut cuts = Vec::new();
+    // The charts written into `text` so far, with the offset each starts at.
+    let mut pending: Vec<(&String, &Arc<Chart>, usize)> = Vec::new();
     let mut text: Vec<u8> = Vec::new();
     for (name, chart) in charts {
-        if first.is_none() {
-            first = Some(name.clone());
+        if pending.is_empty() {
             text = Vec::with_capacity(target + target / 4);
         }
+        pending.push((name, chart, text.len()));
         text.extend_from_slice(&chart.key);
         for version in &chart.versions {
             text.extend_from_slice(&version.yaml);
         }
         if text.len() >= target {
-            out.push((first.take().expect("set above"), Bytes::from(std::mem::take(&mut text))));
+            cuts.push(finish_cut(&mut pending, std::mem::take(&mut text)));
         }
     }
-    if let Some(first) = first {
-        out.push((first, Bytes::from(text)));
+    if !pending.is_empty() {
+        cuts.push(finish_cut(&mut pending, text));
     }
-    out
+    cuts
+}
+
+fn finish_cut(pending: &mut Vec<(&String, &Arc<Chart>, usize)>, text: Vec<u8>) -> Cut {
+    let text = Bytes::from(text);
+    let charts: Vec<(String, Arc<Chart>)> =
+        pending.drain(..).map(|(name, chart, at)| (name.clone(), Arc::new(slice_chart(chart, &text, at)))).collect();
+    Cut { first: charts[0].0.clone(), text, charts }
+}
+
+/// A copy of `chart` whose key and versions are slices of `text`, where it was written
+/// at offset `at`.
+fn slice_chart(chart: &Chart, text: &Bytes, mut at: usize) -> Chart {
+    let key = text.slice(at..at + chart.key.len());
+    at += chart.key.len();
+    let versions = chart
+        .versions
+        .iter()
+        .map(|version| {
+            let yaml = text.slice(at..at + version.yaml.len());
+            at += version.yaml.len();
+            Arc::new(IndexedVersion { yaml, ..IndexedVersion::clone(version) })
+        })
+        .collect();
+    Chart { key, versions }
+}
+
+/// Puts the re-pointed charts of `cuts` into the map.
+fn repoint(charts: &mut Charts, cuts: Vec<Cut>) {
+    for cut in cuts {
+        for (name, chart) in cut.charts {
+            charts.insert(name, chart);
+        }
+    }
 }
 
 /// Runs of consecutive indices, as inclusive `(start, end)`.
@@ -321,10 +360,16 @@ mod tests {
             semver,
             format!("{name}-{version}.tgz"),
             stamp,
-            format!("{seed:064x}"),
+            digest(seed),
             created,
             "charts/",
         )
+    }
+
+    fn digest(seed: usize) -> [u8; 32] {
+        let mut digest = [0; 32];
+        digest[..8].copy_from_slice(&(seed as u64).to_le_bytes());
+        digest
     }
 
     /// A state whose segments are small, so a few hundred versions make many segments.
@@ -366,6 +411,18 @@ mod tests {
         assert_eq!(format!("\"{:08x}-{:x}\"", crc32fast::hash(&identity), identity.len()), snapshot.index.etag);
         assert_eq!(format!("\"{:08x}-{:x}.gz\"", crc32fast::hash(&gzip), gzip.len()), snapshot.index_gzip.etag);
         serde_yaml::from_slice::<serde_yaml::Value>(&identity).expect("the index is YAML");
+        // The text is held once: every version's YAML is a slice of a segment's text.
+        let inside = |bytes: &Bytes| {
+            let at = bytes.as_ptr() as usize;
+            state.segments.list().iter().any(|s| {
+                let text = s.piece.text.as_ptr() as usize;
+                at >= text && at + bytes.len() <= text + s.piece.text.len()
+            })
+        };
+        for chart in state.charts.values() {
+            assert!(inside(&chart.key), "a chart key outside the segments");
+            assert!(chart.versions.iter().all(|v| inside(&v.yaml)), "a version's YAML outside the segments");
+        }
         snapshot
     }
 

@@ -87,7 +87,7 @@ impl RepoSnapshot {
     /// The snapshot of `state`, bringing its segments up to date first: the cost is that
     /// of the segments that changed, plus one pointer per segment.
     pub fn build(state: &mut RepoState, settings: &IndexSettings, modified: SystemTime) -> Arc<RepoSnapshot> {
-        state.segments.refresh(&state.charts);
+        state.segments.refresh(&mut state.charts);
         let generated = humantime::format_rfc3339_nanos(modified);
         let suffix = format!("generated: \"{generated}\"\n{}", settings.server_info());
         let (identity, gzip) = segments::assemble(state.segments.list(), Bytes::from(suffix));
@@ -120,7 +120,7 @@ fn charts_json<'a>(charts: impl Iterator<Item = (&'a String, &'a Arc<super::stat
         }
         out.put_slice(&serde_json::to_vec(name).expect("a string serializes"));
         out.put_u8(b':');
-        out.put_slice(&chart.json);
+        out.put_slice(&chart.json());
     }
     out.put_u8(b'}');
     out.freeze()

@@ -1,58 +1,59 @@
 //! The mutable model behind one repository: chart name → versions, newest first.
 //!
-//! Only the repository's writer touches it (under the repository's mutex). The chart map
-//! is a persistent map (`imbl::OrdMap`), so publishing a snapshot shares it in O(1) and a
-//! change copies only the path to the chart it touches.
+//! Only the repository's writer touches it (under the repository's mutex). Its maps are
+//! persistent (`imbl`), so publishing a snapshot shares them in O(1) and a change copies
+//! only the path to what it touches.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use imbl::OrdMap;
+use bytes::Bytes;
 
 use super::segments::Segments;
 use super::version::{FileStamp, IndexedVersion};
 use crate::chart::version::newest_first;
 
-/// All versions of one chart, newest first, with their JSON array pre-rendered.
-#[derive(Debug)]
+/// All versions of one chart, newest first.
+#[derive(Debug, Clone)]
 pub struct Chart {
     /// `  <name>:` — the chart's key line under `entries:` in the index.
     pub key: Bytes,
     pub versions: Vec<Arc<IndexedVersion>>,
-    /// `[ {version}, … ]` for `GET /api/<repo>/charts/<name>`.
-    pub json: Bytes,
 }
 
 impl Chart {
-    fn new(name: &str, versions: Vec<Arc<IndexedVersion>>) -> Chart {
-        let key = Bytes::from(format!("  {}:\n", super::snapshot::yaml_scalar(name)));
-        let mut json = BytesMut::with_capacity(versions.iter().map(|v| v.json.len() + 1).sum::<usize>() + 2);
-        json.put_u8(b'[');
-        for (i, version) in versions.iter().enumerate() {
-            if i > 0 {
-                json.put_u8(b',');
-            }
-            json.put_slice(&version.json);
-        }
-        json.put_u8(b']');
-        Chart { key, versions, json: json.freeze() }
+    pub fn new(name: &str, versions: Vec<Arc<IndexedVersion>>) -> Chart {
+        Chart { key: Bytes::from(format!("  {}:\n", super::snapshot::yaml_scalar(name))), versions }
     }
 
     /// The version whose text is exactly `version`.
     pub fn get(&self, version: &str) -> Option<&Arc<IndexedVersion>> {
         self.versions.iter().find(|v| v.version() == version)
     }
+
+    /// `[ {version}, … ]` for `GET /api/<repo>/charts/<name>`.
+    pub fn json(&self) -> Vec<u8> {
+        let mut out = vec![b'['];
+        for (i, version) in self.versions.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&version.json());
+        }
+        out.push(b']');
+        out
+    }
 }
 
 /// Persistent map of chart name → chart; cheap to clone into a snapshot.
-pub type Charts = OrdMap<String, Arc<Chart>>;
+pub type Charts = imbl::OrdMap<String, Arc<Chart>>;
+/// Persistent map of storage file → the (name, version) read from it.
+pub type Files = imbl::HashMap<String, (String, String)>;
 
 #[derive(Debug, Default)]
 pub struct RepoState {
     pub charts: Charts,
-    /// Storage file → the (name, version) it holds, to apply changes found by a rescan.
-    files: HashMap<String, (String, String)>,
+    pub files: Files,
     /// Files that are not valid packages, with the stamp they were found bad at, so a
     /// rescan warns once per change instead of at every pass.
     pub broken: HashMap<String, FileStamp>,
@@ -65,10 +66,15 @@ impl RepoState {
         self.charts.values().map(|c| c.versions.len()).sum()
     }
 
+    /// The version read from `file_name`, if it is indexed.
+    pub fn by_file(&self, file_name: &str) -> Option<&Arc<IndexedVersion>> {
+        let (name, version) = self.files.get(file_name)?;
+        self.find(name, version)
+    }
+
     /// The stamp of the indexed version read from `file_name`, if any.
     pub fn stamp_of(&self, file_name: &str) -> Option<FileStamp> {
-        let (name, version) = self.files.get(file_name)?;
-        Some(self.charts.get(name)?.get(version)?.stamp)
+        Some(self.by_file(file_name)?.stamp)
     }
 
     pub fn indexed_files(&self) -> impl Iterator<Item = &String> {
@@ -106,7 +112,8 @@ impl RepoState {
         if versions.is_empty() {
             self.charts.remove(name);
         } else {
-            self.charts.insert(name.to_string(), Arc::new(Chart::new(name, versions)));
+            let key = chart.key.clone();
+            self.charts.insert(name.to_string(), Arc::new(Chart { key, versions }));
         }
         self.segments.mark(name);
         Some(removed)

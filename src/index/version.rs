@@ -1,7 +1,8 @@
 //! One chart version as the repository serves it, rendered once when it arrives.
 //!
-//! Rendering (YAML for the index, JSON for the API) happens here, at write time, so a
-//! snapshot is assembled from cached fragments and no read ever serializes anything.
+//! Its index entry is rendered to YAML at write time and kept only as that text — once
+//! the repository's segments are built, as a slice of a segment's text, so the index is
+//! held in memory once. The JSON API, which is rarely hot, parses it back on demand.
 
 use std::time::SystemTime;
 
@@ -17,19 +18,23 @@ pub struct FileStamp {
 }
 
 /// A chart version in a repository's index.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct IndexedVersion {
-    pub entry: ChartVersionEntry,
+    pub name: String,
+    pub version: String,
     pub semver: semver::Version,
     /// The storage file it came from (usually `<name>-<version>.tgz`).
     pub file_name: String,
     pub stamp: FileStamp,
-    /// The entry as an item of the index's `entries.<name>` list, indented and ready to
-    /// concatenate.
+    /// SHA-256 of the package.
+    pub digest: [u8; 32],
+    /// The entry as an item of the index's `entries.<name>` list (`  - key: value` lines),
+    /// ready to concatenate.
     pub yaml: Bytes,
-    /// The entry as a JSON object, for the API.
-    pub json: Bytes,
 }
+
+/// How deep a version's lines are indented in the index (`  - ` then `    `).
+const INDENT: usize = 4;
 
 impl IndexedVersion {
     /// Completes `entry` with the repository's fields and renders it.
@@ -38,24 +43,46 @@ impl IndexedVersion {
         semver: semver::Version,
         file_name: String,
         stamp: FileStamp,
-        digest: String,
+        digest: [u8; 32],
         created: SystemTime,
         url_prefix: &str,
     ) -> IndexedVersion {
         entry.urls = vec![format!("{url_prefix}{file_name}")];
-        entry.digest = digest;
+        entry.digest = hex::encode(digest);
         entry.created = humantime::format_rfc3339_nanos(created).to_string();
-        let yaml = render_yaml_item(&entry);
-        let json = Bytes::from(serde_json::to_vec(&entry).expect("a chart entry always serializes to JSON"));
-        IndexedVersion { entry, semver, file_name, stamp, yaml, json }
+        IndexedVersion {
+            yaml: render_yaml_item(&entry),
+            name: entry.name,
+            version: entry.version,
+            semver,
+            file_name,
+            stamp,
+            digest,
+        }
     }
 
     pub fn name(&self) -> &str {
-        &self.entry.name
+        &self.name
     }
 
     pub fn version(&self) -> &str {
-        &self.entry.version
+        &self.version
+    }
+
+    pub fn digest_hex(&self) -> String {
+        hex::encode(self.digest)
+    }
+
+    /// The entry, read back from its rendered YAML.
+    pub fn entry(&self) -> ChartVersionEntry {
+        let text = String::from_utf8_lossy(&self.yaml);
+        let unindented: String = text.lines().map(|line| line.get(INDENT..).unwrap_or("")).flat_map(|l| [l, "\n"]).collect();
+        serde_yaml::from_str(&unindented).expect("an entry we rendered parses back")
+    }
+
+    /// The entry as a JSON object, for the API.
+    pub fn json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.entry()).expect("a chart entry serializes to JSON")
     }
 }
 
@@ -78,4 +105,25 @@ fn render_yaml_item(entry: &ChartVersionEntry) -> Bytes {
         out.push('\n');
     }
     Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_round_trips_through_its_yaml() {
+        let yaml = b"apiVersion: v2\nname: web\nversion: 1.0.0\ndescription: \"multi\\nline: yes\"\n\
+annotations:\n  note: |\n    first\n\n    third\nmaintainers:\n- name: Ann\n";
+        let mut entry = ChartVersionEntry::from_chart_yaml(yaml).unwrap();
+        let semver = entry.validate(false).unwrap();
+        let stamp = FileStamp { size: 1, modified: SystemTime::UNIX_EPOCH };
+        let version = IndexedVersion::new(entry.clone(), semver, "web-1.0.0.tgz".into(), stamp, [7; 32], SystemTime::UNIX_EPOCH, "charts/");
+        let back = version.entry();
+        assert_eq!(back.annotations, entry.annotations);
+        assert_eq!(back.description, entry.description);
+        assert_eq!(back.urls, ["charts/web-1.0.0.tgz"]);
+        assert_eq!(back.digest, hex::encode([7u8; 32]));
+        assert_eq!(back.created, "1970-01-01T00:00:00.000000000Z");
+    }
 }
