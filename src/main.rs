@@ -39,7 +39,7 @@ fn run(config: Config) -> Result<(), String> {
     };
     let catalog = Arc::new(Catalog::new(Arc::new(storage), settings, config.index_limit, config.depth));
     let started = Instant::now();
-    catalog.rescan().map_err(|e| format!("cannot read STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
+    catalog.start().map_err(|e| format!("cannot read STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
     tracing::info!(
         repositories = catalog.names().len(),
         seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
@@ -58,10 +58,22 @@ fn run(config: Config) -> Result<(), String> {
         if !config.cache_interval.is_zero() {
             tokio::spawn(rescan_every(catalog.clone(), config.cache_interval));
         }
-        let app = Arc::new(App::new(config, catalog));
+        std::thread::spawn({
+            let catalog = catalog.clone();
+            move || loop {
+                std::thread::sleep(CACHE_SAVE_INTERVAL);
+                catalog.save_caches();
+            }
+        });
+        let app = Arc::new(App::new(config, catalog.clone()));
         serve(app, listener, tls).await.map_err(|e| e.to_string())
-    })
+    })?;
+    catalog.save_caches();
+    Ok(())
 }
+
+/// How often changed repositories' start-up caches are written.
+const CACHE_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `CACHE_INTERVAL`: picks up packages added, changed or removed behind the server's back.
 async fn rescan_every(catalog: Arc<Catalog>, interval: std::time::Duration) {

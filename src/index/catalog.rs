@@ -5,11 +5,13 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 
+use super::cache::{self, CacheView, CACHE_FILE};
 use super::repository::Repository;
 use super::snapshot::{IndexSettings, RepoSnapshot};
 use crate::storage::Storage;
@@ -74,6 +76,52 @@ impl Catalog {
         let mut names: Vec<String> = self.repositories.load().keys().cloned().collect();
         names.sort();
         names
+    }
+
+    /// Start-up: adopts each repository's cache, then reads what changed since it was
+    /// written.
+    pub fn start(&self) -> io::Result<()> {
+        for name in self.storage.repositories(self.depth)? {
+            let repository = self.get_or_create(&name);
+            let bytes = match self.storage.read(&name, CACHE_FILE) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            match cache::decode(&bytes, &repository.url_prefix, self.settings.strict_semver) {
+                Ok(mut state) => {
+                    tracing::info!(repo = %name, versions = state.version_count(), "loaded the start-up cache");
+                    repository.publish(&mut state, &self.settings);
+                    *repository.lock() = state;
+                    let generation = repository.generation.load(Ordering::Acquire);
+                    repository.cached_generation.store(generation, Ordering::Release);
+                }
+                Err(problem) => tracing::warn!(repo = %name, %problem, "ignoring the start-up cache"),
+            }
+        }
+        self.rescan()?;
+        self.save_caches();
+        Ok(())
+    }
+
+    /// Writes the start-up cache of every repository changed since its last save. Runs
+    /// off the request path; a failure only costs the next start-up some time.
+    pub fn save_caches(&self) {
+        for repository in self.repositories.load().values() {
+            let generation = repository.generation.load(Ordering::Acquire);
+            if generation == repository.cached_generation.load(Ordering::Acquire) {
+                continue;
+            }
+            let (view, generation) = {
+                let state = repository.lock();
+                (CacheView::of(&state), repository.generation.load(Ordering::Acquire))
+            };
+            let bytes = view.encode(&repository.url_prefix, self.settings.strict_semver);
+            match self.storage.write(&repository.name, CACHE_FILE, &bytes) {
+                Ok(_) => repository.cached_generation.store(generation, Ordering::Release),
+                Err(error) => tracing::warn!(repo = %repository.name, %error, "could not write the start-up cache"),
+            }
+        }
     }
 
     /// Brings every repository in storage (and every one already known) in line with what

@@ -7,6 +7,7 @@
 //!    └── upload/delete ─┘
 //! ```
 
+pub mod cache;
 pub mod catalog;
 pub mod repository;
 pub mod scan;

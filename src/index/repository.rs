@@ -1,5 +1,6 @@
 //! One repository: its writer-owned state and the snapshot readers see.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -18,6 +19,10 @@ pub struct Repository {
     state: Mutex<RepoState>,
     /// What readers see; replaced whole after every change.
     snapshot: ArcSwap<RepoSnapshot>,
+    /// Counts published changes, so the cache writer knows what it has not saved yet.
+    pub generation: AtomicU64,
+    /// The generation the start-up cache on disk holds.
+    pub cached_generation: AtomicU64,
 }
 
 impl Repository {
@@ -29,6 +34,8 @@ impl Repository {
             name,
             state: Mutex::new(state),
             snapshot: ArcSwap::new(snapshot),
+            generation: AtomicU64::new(0),
+            cached_generation: AtomicU64::new(0),
         }
     }
 
@@ -46,5 +53,6 @@ impl Repository {
     /// Builds the snapshot of `state` and makes it the one readers see.
     pub fn publish(&self, state: &mut RepoState, settings: &IndexSettings) {
         self.snapshot.store(RepoSnapshot::build(state, settings, SystemTime::now()));
+        self.generation.fetch_add(1, Ordering::Release);
     }
 }

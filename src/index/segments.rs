@@ -45,6 +45,11 @@ pub struct Piece {
 }
 
 impl Piece {
+    /// A piece read back from the start-up cache: only the checksums are recomputed.
+    pub fn restore(text: Bytes, deflate: Bytes) -> Piece {
+        Piece { text_crc: crc32fast::hash(&text), deflate_crc: crc32fast::hash(&deflate), text, deflate }
+    }
+
     /// Compresses `text` with the end of `previous` as its dictionary.
     pub fn new(text: Bytes, previous: &[u8]) -> Piece {
         let deflate = deflate_sync(&previous[previous.len().saturating_sub(WINDOW)..], &text);
@@ -77,6 +82,12 @@ impl Default for Segments {
 impl Segments {
     pub fn with_target(target: usize) -> Segments {
         Segments { list: Vec::new(), dirty: BTreeSet::new(), target }
+    }
+
+    /// Segments read back from the start-up cache, consistent with the charts read with
+    /// them.
+    pub fn restore(list: Vec<Arc<Segment>>) -> Segments {
+        Segments { list, ..Segments::default() }
     }
 
     pub fn list(&self) -> &[Arc<Segment>] {

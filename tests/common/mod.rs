@@ -104,6 +104,23 @@ impl Server {
         }
     }
 
+    /// SIGTERM, as an orchestrator stops it, and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill(1)");
+            assert!(status.success());
+            let exit = child.wait().expect("wait");
+            assert!(exit.success(), "charthall exited with {exit} after SIGTERM; log:\n{}", self.log());
+        }
+    }
+
+    /// Starts again after `stop` or `kill9`.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        *self.log.lock().unwrap() = String::new();
+        self.spawn();
+    }
+
     /// Stops (SIGKILL) and starts again on the same folder and settings.
     pub fn restart(&mut self) {
         self.kill9();

@@ -1,0 +1,191 @@
+//! The start-up cache: a repository's index as it was, so a restart re-reads only the
+//! packages whose size or modification time changed since.
+//!
+//! One file per repository, `.charthall-index.cache` in its folder (a dot-file: never
+//! listed as a chart). It holds the segments — text and compressed — and, per version,
+//! the file it came from with its stamp, its digest and where its YAML sits in the text.
+//! A restart adopts all of it, then the usual storage scan compares stamps and reads
+//! only what differs. Anything unexpected in the file (another format, other settings,
+//! a length that does not add up) discards it: the cache is an optimisation, never a
+//! source of truth.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::segments::{Piece, Segment, Segments};
+use super::state::{Chart, Charts, RepoState};
+use super::version::{FileStamp, IndexedVersion};
+use crate::chart::version;
+
+/// The cache file's name inside a repository's folder.
+pub const CACHE_FILE: &str = ".charthall-index.cache";
+/// Bumped whenever the layout below or the rendering of entries changes.
+const FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct CacheFile {
+    format: u32,
+    /// The server that wrote it: another release may render entries differently.
+    server: String,
+    /// Settings baked into the text.
+    url_prefix: String,
+    strict_semver: bool,
+    segments: Vec<CachedSegment>,
+    charts: Vec<CachedChart>,
+    broken: Vec<CachedFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedSegment {
+    first: String,
+    text: Bytes,
+    deflate: Bytes,
+}
+
+/// A chart, in name order; its key and versions follow each other in the segments' text.
+#[derive(Serialize, Deserialize)]
+struct CachedChart {
+    name: String,
+    key_len: u32,
+    versions: Vec<CachedVersion>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedVersion {
+    version: String,
+    file: CachedFile,
+    digest: [u8; 32],
+    yaml_len: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedFile {
+    name: String,
+    size: u64,
+    seconds: u64,
+    nanos: u32,
+}
+
+impl CachedFile {
+    fn new(name: &str, stamp: FileStamp) -> CachedFile {
+        let since = stamp.modified.duration_since(UNIX_EPOCH).unwrap_or_default();
+        CachedFile { name: name.to_string(), size: stamp.size, seconds: since.as_secs(), nanos: since.subsec_nanos() }
+    }
+
+    fn stamp(&self) -> FileStamp {
+        FileStamp { size: self.size, modified: UNIX_EPOCH + Duration::new(self.seconds, self.nanos) }
+    }
+}
+
+/// What a cache file is written from: cloned under the writer's lock (cheap: persistent
+/// maps and a vector of pointers), encoded after it is released.
+pub struct CacheView {
+    charts: Charts,
+    segments: Vec<Arc<Segment>>,
+    broken: Vec<(String, FileStamp)>,
+}
+
+impl CacheView {
+    pub fn of(state: &RepoState) -> CacheView {
+        CacheView {
+            charts: state.charts.clone(),
+            segments: state.segments.list().to_vec(),
+            broken: state.broken.iter().map(|(file, stamp)| (file.clone(), *stamp)).collect(),
+        }
+    }
+
+    pub fn encode(&self, url_prefix: &str, strict_semver: bool) -> Vec<u8> {
+        let file = CacheFile {
+            format: FORMAT,
+            server: env!("CARGO_PKG_VERSION").to_string(),
+            url_prefix: url_prefix.to_string(),
+            strict_semver,
+            segments: self
+                .segments
+                .iter()
+                .map(|s| CachedSegment { first: s.first.clone(), text: s.piece.text.clone(), deflate: s.piece.deflate.clone() })
+                .collect(),
+            charts: self
+                .charts
+                .iter()
+                .map(|(name, chart)| CachedChart {
+                    name: name.clone(),
+                    key_len: chart.key.len() as u32,
+                    versions: chart
+                        .versions
+                        .iter()
+                        .map(|v| CachedVersion {
+                            version: v.version.clone(),
+                            file: CachedFile::new(&v.file_name, v.stamp),
+                            digest: v.digest,
+                            yaml_len: v.yaml.len() as u32,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            broken: self.broken.iter().map(|(file, stamp)| CachedFile::new(file, *stamp)).collect(),
+        };
+        postcard::to_stdvec(&file).expect("the cache serializes")
+    }
+}
+
+/// Rebuilds a repository's state from its cache file.
+pub fn decode(bytes: &[u8], url_prefix: &str, strict_semver: bool) -> Result<RepoState, String> {
+    let file: CacheFile = postcard::from_bytes(bytes).map_err(|e| format!("unreadable: {e}"))?;
+    if file.format != FORMAT || file.server != env!("CARGO_PKG_VERSION") {
+        return Err("written by another version".into());
+    }
+    if file.url_prefix != url_prefix || file.strict_semver != strict_semver {
+        return Err("written with other settings (CHART_URL, CONTEXT_PATH or ENFORCE_SEMVER2)".into());
+    }
+    let mut state = RepoState::default();
+    let mut texts = file.segments.iter().map(|s| &s.text).peekable();
+    let mut text = texts.next().cloned().unwrap_or_default();
+    let mut at = 0usize;
+    let mut take = |len: u32| -> Result<Bytes, String> {
+        if at == text.len() {
+            text = texts.next().cloned().ok_or("charts run past the last segment")?;
+            at = 0;
+        }
+        let end = at + len as usize;
+        if end > text.len() {
+            return Err("a length runs past its segment".into());
+        }
+        let bytes = text.slice(at..end);
+        at = end;
+        Ok(bytes)
+    };
+    for cached in file.charts {
+        let key = take(cached.key_len)?;
+        let mut versions = Vec::with_capacity(cached.versions.len());
+        for v in cached.versions {
+            let yaml = take(v.yaml_len)?;
+            let semver = version::parse(&v.version, strict_semver).ok_or("a version does not parse")?;
+            state.files.insert(v.file.name.clone(), (cached.name.clone(), v.version.clone()));
+            versions.push(Arc::new(IndexedVersion {
+                name: cached.name.clone(),
+                version: v.version,
+                semver,
+                stamp: v.file.stamp(),
+                file_name: v.file.name,
+                digest: v.digest,
+                yaml,
+            }));
+        }
+        state.charts.insert(cached.name, Arc::new(Chart { key, versions }));
+    }
+    if at != text.len() || texts.peek().is_some() {
+        return Err("the segments hold text no chart accounts for".into());
+    }
+    state.broken = file.broken.into_iter().map(|f| (f.name.clone(), f.stamp())).collect();
+    let list = file
+        .segments
+        .into_iter()
+        .map(|s| Arc::new(Segment { first: s.first, piece: Piece::restore(s.text, s.deflate) }))
+        .collect();
+    state.segments = Segments::restore(list);
+    Ok(state)
+}
