@@ -90,7 +90,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 
 /// `If-None-Match`: `*` or any listed tag equal to ours (weak comparison, as RFC 9110
 /// asks for this header).
-fn etag_matches(header: &HeaderValue, etag: &HeaderValue) -> bool {
+pub fn etag_matches(header: &HeaderValue, etag: &HeaderValue) -> bool {
     let Ok(header) = header.to_str() else {
         return false;
     };

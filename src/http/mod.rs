@@ -95,7 +95,7 @@ impl App {
             (Route::Root, Method::GET | Method::HEAD) => index::repositories(self),
             (Route::Index { repo }, Method::GET | Method::HEAD) => index::index(self, &repo, request.headers(), head),
             (Route::Package { repo, file }, Method::GET | Method::HEAD) => {
-                packages::download(self, repo, file, head).await
+                packages::download(self, repo, file, request.headers(), head).await
             }
             (Route::ApiCharts { repo }, Method::GET | Method::HEAD) => {
                 api::charts(self, &repo, request.uri().query(), head)

@@ -1,6 +1,13 @@
-//! `GET /<repo>/charts/<file>`: a package or provenance file, streamed from storage.
+//! `GET /<repo>/charts/<file>`: a package or provenance file, streamed from storage in
+//! bounded chunks (memory stays flat however large the folder).
+//!
+//! An indexed package carries its digest as ETag. When no upload can replace it
+//! (`ALLOW_OVERWRITE` off and `?force` disabled) it is immutable, and says so, so CDNs
+//! and proxies keep it for a year; otherwise caches must revalidate, which costs a 304.
 
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LAST_MODIFIED};
+use hyper::header::{
+    HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LAST_MODIFIED,
+};
 use hyper::{Response, StatusCode};
 
 use super::body::Body;
@@ -8,14 +15,27 @@ use super::response::{self, Reply};
 use super::App;
 use crate::storage::is_chart_object;
 
-pub async fn download(app: &App, repo: String, file: String, head: bool) -> Reply {
+pub async fn download(app: &App, repo: String, file: String, headers: &HeaderMap, head: bool) -> Reply {
     if !is_chart_object(&file) {
         return response::error(
             StatusCode::NOT_FOUND,
-            format!(
-                "unsupported file extension: {file:?} is not a chart package (.tgz) or provenance file (.tgz.prov)"
-            ),
+            format!("unsupported file extension: {file:?} is not a chart package (.tgz) or provenance file (.tgz.prov)"),
         );
+    }
+    let etag = app
+        .catalog
+        .snapshot(&repo)
+        .by_file(&file)
+        .and_then(|version| HeaderValue::from_str(&format!("\"{}\"", version.digest_hex())).ok());
+    let cache_control = cache_control(app, etag.is_some());
+    if let (Some(etag), Some(wanted)) = (&etag, headers.get(IF_NONE_MATCH)) {
+        if super::index::etag_matches(wanted, etag) {
+            let mut reply = Response::new(Body::Empty);
+            *reply.status_mut() = StatusCode::NOT_MODIFIED;
+            reply.headers_mut().insert(ETAG, etag.clone());
+            reply.headers_mut().insert(CACHE_CONTROL, cache_control);
+            return reply;
+        }
     }
     let storage = app.catalog.storage.clone();
     let opened = tokio::task::spawn_blocking(move || storage.open(&repo, &file)).await.expect("storage task");
@@ -31,8 +51,24 @@ pub async fn download(app: &App, repo: String, file: String, head: bool) -> Repl
     let headers = reply.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(info.size));
+    headers.insert(CACHE_CONTROL, cache_control);
+    if let Some(etag) = etag {
+        headers.insert(ETAG, etag);
+    }
     if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(info.modified)) {
         headers.insert(LAST_MODIFIED, date);
     }
     reply
+}
+
+fn cache_control(app: &App, indexed: bool) -> HeaderValue {
+    let config = &app.config;
+    let immutable = indexed && !config.allow_overwrite && config.disable_force_overwrite;
+    // Behind basic auth, shared caches must not hand packages to anyone who asks.
+    let private = config.basic_auth().is_some() && !config.auth_anonymous_get;
+    HeaderValue::from_static(match (immutable, private) {
+        (true, false) => "public, max-age=31536000, immutable",
+        (true, true) => "private, max-age=31536000, immutable",
+        (false, _) => "no-cache",
+    })
 }

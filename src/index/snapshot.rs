@@ -11,7 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use hyper::header::HeaderValue;
 
 use super::segments::{self, Assembled};
-use super::state::{Charts, RepoState};
+use super::state::{Charts, Files, RepoState};
 
 /// One encoding of the index with its validator.
 #[derive(Debug)]
@@ -43,6 +43,8 @@ impl Representation {
 #[derive(Debug)]
 pub struct RepoSnapshot {
     pub charts: Charts,
+    /// Storage file → (name, version), to answer package downloads with their digest.
+    pub files: Files,
     pub index: Representation,
     pub index_gzip: Representation,
     /// When this snapshot's content was generated (the index's `generated`).
@@ -94,12 +96,19 @@ impl RepoSnapshot {
         let last_modified = HeaderValue::from_str(&httpdate::fmt_http_date(modified)).expect("ASCII date");
         Arc::new(RepoSnapshot {
             charts: state.charts.clone(),
+            files: state.files.clone(),
             index: Representation::new(identity, ""),
             index_gzip: Representation::new(gzip, ".gz"),
             modified,
             last_modified,
             all_charts_json: OnceLock::new(),
         })
+    }
+
+    /// The indexed version read from storage file `file`.
+    pub fn by_file(&self, file: &str) -> Option<&Arc<super::version::IndexedVersion>> {
+        let (name, version) = self.files.get(file)?;
+        self.charts.get(name)?.get(version)
     }
 
     /// `{ "<name>": [versions…], … }` over the charts named by `names` (all when `None`).

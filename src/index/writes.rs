@@ -61,7 +61,9 @@ impl Catalog {
         if !overwrite {
             if let Some((chart, file)) = chart.as_ref().zip(chart_file.as_ref()) {
                 let entry = &chart.read.package.metadata;
-                if state.find(&entry.name, &entry.version).is_some() || storage.stat(repo, file)?.is_some() {
+                // A file under that name that is not a valid package is no version: replace it.
+                let unindexed_file = storage.stat(repo, file)?.is_some() && !state.broken.contains_key(file);
+                if state.find(&entry.name, &entry.version).is_some() || unindexed_file {
                     return Err(WriteError::Exists);
                 }
             }
@@ -93,6 +95,7 @@ impl Catalog {
                 return Err(error.into());
             }
         };
+        state.broken.remove(&file);
         let package = chart.read.package;
         let stamp = FileStamp { size: written.size, modified: written.modified };
         let version = IndexedVersion::new(
