@@ -11,6 +11,7 @@
 //! A change re-renders the segment holding the chart, re-cuts it if it grew or shrank
 //! too much, and recompresses it and the segment after it (whose dictionary it is).
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::sync::{Arc, OnceLock};
@@ -168,23 +169,26 @@ impl Segments {
 
 /// Compresses freshly cut texts into segments, on all cores.
 fn compress_all(cuts: &[Cut]) -> Vec<Segment> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    // Threads pay off only for a big rebuild (a start-up); a small repository is one segment.
+    let threads = if cuts.len() < 16 { 1 } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
     let per_thread = cuts.len().div_ceil(threads).max(1);
     let previous = |i: usize| if i == 0 { Bytes::from_static(PREFIX) } else { cuts[i - 1].text.clone() };
+    let compress = |first: usize, part: &[Cut]| -> Vec<Segment> {
+        part.iter()
+            .enumerate()
+            .map(|(i, cut)| Segment { first: cut.first.clone(), piece: Piece::new(cut.text.clone(), &previous(first + i)) })
+            .collect()
+    };
+    if threads == 1 {
+        return compress(0, cuts);
+    }
     std::thread::scope(|scope| {
         let workers: Vec<_> = cuts
             .chunks(per_thread)
             .enumerate()
             .map(|(chunk, part)| {
-                scope.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, cut)| Segment {
-                            first: cut.first.clone(),
-                            piece: Piece::new(cut.text.clone(), &previous(chunk * per_thread + i)),
-                        })
-                        .collect::<Vec<_>>()
-                })
+                let compress = &compress;
+                scope.spawn(move || compress(chunk * per_thread, part))
             })
             .collect();
         workers.into_iter().flat_map(|w| w.join().expect("compression worker")).collect()
@@ -271,21 +275,27 @@ fn ranges(indices: &BTreeSet<usize>) -> Vec<(usize, usize)> {
 /// Raw deflate of `input` with a preset dictionary, ending in a sync flush so the next
 /// piece can start on a byte boundary.
 fn deflate_sync(dictionary: &[u8], input: &[u8]) -> Bytes {
-    let mut compress = Compress::new(Compression::new(6), false);
-    if !dictionary.is_empty() {
-        compress.set_dictionary(dictionary).expect("a fresh raw deflate stream takes a dictionary");
+    thread_local! {
+        // A compressor's tables are ~300 KiB to allocate and zero: keep one per thread.
+        static COMPRESS: RefCell<Compress> = RefCell::new(Compress::new(Compression::new(6), false));
     }
-    let mut out = Vec::with_capacity(input.len() / 4 + 64);
-    loop {
-        let consumed = compress.total_in() as usize;
-        compress.compress_vec(&input[consumed..], &mut out, FlushCompress::Sync).expect("deflate into memory");
-        // Done when all input is in and the flush fit in the space we gave it.
-        if compress.total_in() as usize == input.len() && out.len() < out.capacity() {
-            break;
+    COMPRESS.with_borrow_mut(|compress| {
+        compress.reset();
+        if !dictionary.is_empty() {
+            compress.set_dictionary(dictionary).expect("a fresh raw deflate stream takes a dictionary");
         }
-        out.reserve(out.capacity().max(1024));
-    }
-    Bytes::from(out)
+        let mut out = Vec::with_capacity(input.len() / 4 + 64);
+        loop {
+            let consumed = compress.total_in() as usize;
+            compress.compress_vec(&input[consumed..], &mut out, FlushCompress::Sync).expect("deflate into memory");
+            // Done when all input is in and the flush fit in the space we gave it.
+            if compress.total_in() as usize == input.len() && out.len() < out.capacity() {
+                break;
+            }
+            out.reserve(out.capacity().max(1024));
+        }
+        Bytes::from(out)
+    })
 }
 
 /// An encoding of the whole index, as the chunks that are sent one after another.
