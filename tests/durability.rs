@@ -73,11 +73,11 @@ fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 }
 
 /// Files under `root` whose path has a component starting with `.`.
-/// Dot-files other than the server's start-up cache: leftovers of interrupted writes.
+/// Dot-files (other than the start-up cache, which `files_under` leaves out): leftovers of
+/// interrupted writes.
 fn dot_files(root: &Path) -> Vec<String> {
     files_under(root)
         .into_iter()
-        .filter(|f| !f.ends_with(".charthall-index.cache"))
         .filter(|f| Path::new(f).components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')))
         .collect()
 }

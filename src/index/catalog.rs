@@ -99,14 +99,14 @@ impl Catalog {
                 Err(problem) => tracing::warn!(repo = %name, %problem, "ignoring the start-up cache"),
             }
         }
-        self.rescan()?;
-        self.save_caches();
-        Ok(())
+        self.rescan()
     }
 
     /// Writes the start-up cache of every repository changed since its last save. Runs
-    /// off the request path; a failure only costs the next start-up some time.
-    pub fn save_caches(&self) {
+    /// off the request path; a failure only costs the next start-up some time. Returns
+    /// whether it wrote anything.
+    pub fn save_caches(&self) -> bool {
+        let mut wrote = false;
         for repository in self.repositories.load().values() {
             let generation = repository.generation.load(Ordering::Acquire);
             if generation == repository.cached_generation.load(Ordering::Acquire) {
@@ -118,10 +118,14 @@ impl Catalog {
             };
             let bytes = view.encode(&repository.url_prefix, self.settings.strict_semver);
             match self.storage.write(&repository.name, CACHE_FILE, &bytes) {
-                Ok(_) => repository.cached_generation.store(generation, Ordering::Release),
+                Ok(_) => {
+                    repository.cached_generation.store(generation, Ordering::Release);
+                    wrote = true;
+                }
                 Err(error) => tracing::warn!(repo = %repository.name, %error, "could not write the start-up cache"),
             }
         }
+        wrote
     }
 
     /// Brings every repository in storage (and every one already known) in line with what

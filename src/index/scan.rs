@@ -56,8 +56,8 @@ pub fn sync(catalog: &Catalog, repositories: &[Arc<Repository>]) -> io::Result<(
         .enumerate()
         .flat_map(|(i, plan)| plan.read.iter().map(move |(object, _)| (i, object.clone())))
         .collect();
-    let mut results: Vec<Vec<(ObjectInfo, Result<ReadPackage, String>)>> =
-        repositories.iter().map(|_| Vec::new()).collect();
+    let mut results: Vec<Vec<(ObjectInfo, Result<IndexedVersion, String>)>> =
+        plans.iter().map(|plan| Vec::with_capacity(plan.read.len())).collect();
     for (i, object, result) in read_all(catalog, repositories, jobs) {
         results[i].push((object, result));
     }
@@ -98,7 +98,7 @@ fn apply(
     state: &mut RepoState,
     repository: &Repository,
     mut plan: Plan,
-    results: Vec<(ObjectInfo, Result<ReadPackage, String>)>,
+    results: Vec<(ObjectInfo, Result<IndexedVersion, String>)>,
 ) -> bool {
     let mut changed = false;
     for (file, stamp) in std::mem::take(&mut plan.remove) {
@@ -117,18 +117,17 @@ fn apply(
         if state.remove_file(&object.name).is_some() {
             changed = true;
         }
-        let read = match result {
-            Ok(read) => read,
+        let version = match result {
+            Ok(version) => version,
             Err(problem) => {
                 tracing::warn!(repo = %repository.name, file = %object.name, %problem, "skipping a file that is not a valid chart package");
                 state.broken.insert(object.name, stamp);
                 continue;
             }
         };
-        let entry = read.package.metadata;
-        if let Some(other) = state.find(&entry.name, &entry.version) {
+        if let Some(other) = state.find(&version.name, &version.version) {
             // Two files hold one version: keep the one named as an upload would name it.
-            if object.name != entry.file_name() {
+            if object.name != format!("{}-{}.tgz", version.name, version.version) {
                 tracing::warn!(repo = %repository.name, file = %object.name, indexed = %other.file_name,
                     "skipping a package whose chart version is already indexed from another file");
                 state.broken.insert(object.name, stamp);
@@ -136,15 +135,6 @@ fn apply(
             }
         }
         state.broken.remove(&object.name);
-        let version = IndexedVersion::new(
-            entry,
-            read.package.version,
-            object.name,
-            stamp,
-            read.digest,
-            object.modified,
-            &repository.url_prefix,
-        );
         state.insert(version);
         changed = true;
     }
@@ -152,7 +142,7 @@ fn apply(
     changed
 }
 
-type ReadResult = (usize, ObjectInfo, Result<ReadPackage, String>);
+type ReadResult = (usize, ObjectInfo, Result<IndexedVersion, String>);
 
 /// Reads `jobs` on `catalog.workers` threads; logs progress on big scans.
 fn read_all(catalog: &Catalog, repositories: &[Arc<Repository>], jobs: Vec<(usize, ObjectInfo)>) -> Vec<ReadResult> {
@@ -170,10 +160,18 @@ fn read_all(catalog: &Catalog, repositories: &[Arc<Repository>], jobs: Vec<(usiz
             let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
             scope.spawn(move || {
                 for (i, object) in job_rx {
+                    // Rendering happens here too, so start-up renders on every worker.
+                    let repository = &repositories[i];
                     let result = storage
-                        .read(&repositories[i].name, &object.name)
+                        .read(&repository.name, &object.name)
                         .map_err(|e| format!("cannot read: {e}"))
-                        .and_then(|bytes| read_package(&bytes, Keep::ChartYaml, strict));
+                        .and_then(|bytes| read_package(&bytes, Keep::ChartYaml, strict))
+                        .map(|read| {
+                            let stamp = FileStamp { size: object.size, modified: object.modified };
+                            let package = read.package;
+                            let (file, created) = (object.name.clone(), object.modified);
+                            IndexedVersion::new(package.metadata, package.version, file, stamp, read.digest, created, &repository.url_prefix)
+                        });
                     if done_tx.send((i, object, result)).is_err() {
                         return;
                     }

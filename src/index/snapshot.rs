@@ -11,7 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use hyper::header::HeaderValue;
 
 use super::segments::{self, Assembled};
-use super::state::{Charts, Files, RepoState};
+use super::state::{Charts, RepoState};
 
 /// One encoding of the index with its validator.
 #[derive(Debug)]
@@ -43,8 +43,6 @@ impl Representation {
 #[derive(Debug)]
 pub struct RepoSnapshot {
     pub charts: Charts,
-    /// Storage file → (name, version), to answer package downloads with their digest.
-    pub files: Files,
     pub index: Representation,
     pub index_gzip: Representation,
     /// When this snapshot's content was generated (the index's `generated`).
@@ -96,7 +94,6 @@ impl RepoSnapshot {
         let last_modified = HeaderValue::from_str(&httpdate::fmt_http_date(modified)).expect("ASCII date");
         Arc::new(RepoSnapshot {
             charts: state.charts.clone(),
-            files: state.files.clone(),
             index: Representation::new(identity, ""),
             index_gzip: Representation::new(gzip, ".gz"),
             modified,
@@ -105,10 +102,15 @@ impl RepoSnapshot {
         })
     }
 
-    /// The indexed version read from storage file `file`.
+    /// The indexed version stored as `file`, when it is named as uploads name it
+    /// (`<name>-<version>.tgz`): each dash is tried as the split, so `a-b-1.0.0-rc.1.tgz`
+    /// finds chart `a-b` version `1.0.0-rc.1` through the index, never by guessing.
     pub fn by_file(&self, file: &str) -> Option<&Arc<super::version::IndexedVersion>> {
-        let (name, version) = self.files.get(file)?;
-        self.charts.get(name)?.get(version)
+        let stem = file.strip_suffix(".tgz")?;
+        stem.match_indices('-').find_map(|(at, _)| {
+            let version = self.charts.get(&stem[..at])?.get(&stem[at + 1..])?;
+            (version.file_name == file).then_some(version)
+        })
     }
 
     /// `{ "<name>": [versions…], … }` over the charts named by `names` (all when `None`).

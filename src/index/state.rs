@@ -47,8 +47,9 @@ impl Chart {
 
 /// Persistent map of chart name → chart; cheap to clone into a snapshot.
 pub type Charts = imbl::OrdMap<String, Arc<Chart>>;
-/// Persistent map of storage file → the (name, version) read from it.
-pub type Files = imbl::HashMap<String, (String, String)>;
+/// Storage file → the (name, version) read from it. Only the writer needs it, so it is
+/// a plain map: a persistent one cost ~700 bytes a version.
+pub type Files = HashMap<String, (String, String)>;
 
 #[derive(Debug, Default)]
 pub struct RepoState {
@@ -89,7 +90,9 @@ impl RepoState {
     /// replaced one.
     pub fn insert(&mut self, version: IndexedVersion) -> Option<Arc<IndexedVersion>> {
         let name = version.name().to_string();
-        let mut versions = self.charts.get(&name).map(|c| c.versions.clone()).unwrap_or_default();
+        let existing = self.charts.get(&name);
+        let key = existing.map(|c| c.key.clone());
+        let mut versions = existing.map(|c| c.versions.clone()).unwrap_or_default();
         let replaced = versions.iter().position(|v| v.version() == version.version()).map(|i| versions.remove(i));
         if let Some(old) = &replaced {
             self.files.remove(&old.file_name);
@@ -97,7 +100,11 @@ impl RepoState {
         self.files.insert(version.file_name.clone(), (name.clone(), version.version().to_string()));
         let at = versions.partition_point(|v| newest_first(&v.semver, &version.semver).is_lt());
         versions.insert(at, Arc::new(version));
-        self.charts.insert(name.clone(), Arc::new(Chart::new(&name, versions)));
+        let chart = match key {
+            Some(key) => Chart { key, versions },
+            None => Chart::new(&name, versions),
+        };
+        self.charts.insert(name.clone(), Arc::new(chart));
         self.segments.mark(&name);
         replaced
     }
