@@ -88,7 +88,9 @@ fn run(config: Config) -> Result<(), String> {
 }
 
 /// How often changed repositories' start-up caches are written.
-const CACHE_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+/// Each write is the whole index (~85 MB at 130,000 versions), and a stale cache only costs
+/// the next start re-reading what changed since: once a minute is plenty.
+const CACHE_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// `CACHE_INTERVAL`: picks up packages added, changed or removed behind the server's back.
 async fn rescan_every(catalog: Arc<Catalog>, interval: std::time::Duration) {

@@ -97,7 +97,8 @@ impl CacheView {
         }
     }
 
-    pub fn encode(&self, url_prefix: &str, strict_semver: bool) -> Vec<u8> {
+    /// Streams the cache file into `out`.
+    pub fn encode_to(&self, out: &mut dyn std::io::Write, url_prefix: &str, strict_semver: bool) -> std::io::Result<()> {
         let file = CacheFile {
             format: FORMAT,
             server: env!("CARGO_PKG_VERSION").to_string(),
@@ -128,7 +129,7 @@ impl CacheView {
                 .collect(),
             broken: self.broken.iter().map(|(file, stamp)| CachedFile::new(file, *stamp)).collect(),
         };
-        postcard::to_stdvec(&file).expect("the cache serializes")
+        postcard::to_io(&file, out).map(|_| ()).map_err(std::io::Error::other)
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod catalog;
+pub mod crc;
 pub mod repository;
 pub mod scan;
 pub mod segments;

@@ -19,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use flate2::{Compress, Compression, FlushCompress};
 
+use super::crc::CrcPart;
 use super::state::{Chart, Charts};
 use super::version::IndexedVersion;
 
@@ -40,21 +41,21 @@ const FINAL_BLOCK: [u8; 2] = [0x03, 0x00];
 #[derive(Debug, Clone)]
 pub struct Piece {
     pub text: Bytes,
-    pub text_crc: u32,
+    pub text_crc: CrcPart,
     pub deflate: Bytes,
-    pub deflate_crc: u32,
+    pub deflate_crc: CrcPart,
 }
 
 impl Piece {
     /// A piece read back from the start-up cache: only the checksums are recomputed.
     pub fn restore(text: Bytes, deflate: Bytes) -> Piece {
-        Piece { text_crc: crc32fast::hash(&text), deflate_crc: crc32fast::hash(&deflate), text, deflate }
+        Piece { text_crc: CrcPart::of(&text), deflate_crc: CrcPart::of(&deflate), text, deflate }
     }
 
     /// Compresses `text` with the end of `previous` as its dictionary.
     pub fn new(text: Bytes, previous: &[u8]) -> Piece {
         let deflate = deflate_sync(&previous[previous.len().saturating_sub(WINDOW)..], &text);
-        Piece { text_crc: crc32fast::hash(&text), deflate_crc: crc32fast::hash(&deflate), text, deflate }
+        Piece { text_crc: CrcPart::of(&text), deflate_crc: CrcPart::of(&deflate), text, deflate }
     }
 }
 
@@ -315,30 +316,23 @@ pub fn assemble(segments: &[Arc<Segment>], suffix: Bytes) -> (Assembled, Assembl
 
     let mut text_chunks = Vec::with_capacity(segments.len() + 2);
     let mut gzip_chunks = Vec::with_capacity(segments.len() + 4);
-    let mut text_crc = crc32fast::Hasher::new();
-    let mut gzip_crc = crc32fast::Hasher::new();
-    gzip_crc.update(&GZIP_HEADER);
+    let (mut text_crc, mut gzip_crc) = (CrcPart::empty(), CrcPart::of(&GZIP_HEADER));
     gzip_chunks.push(Bytes::from_static(&GZIP_HEADER));
-    let (mut text_len, mut gzip_len) = (0u64, GZIP_HEADER.len() as u64);
     for piece in pieces {
-        text_crc.combine(&crc32fast::Hasher::new_with_initial_len(piece.text_crc, piece.text.len() as u64));
-        gzip_crc.combine(&crc32fast::Hasher::new_with_initial_len(piece.deflate_crc, piece.deflate.len() as u64));
-        text_len += piece.text.len() as u64;
-        gzip_len += piece.deflate.len() as u64;
+        text_crc = text_crc.then(&piece.text_crc);
+        gzip_crc = gzip_crc.then(&piece.deflate_crc);
         text_chunks.push(piece.text.clone());
         gzip_chunks.push(piece.deflate.clone());
     }
-    let text_crc = text_crc.finalize();
     let mut trailer = Vec::with_capacity(10);
     trailer.extend_from_slice(&FINAL_BLOCK);
-    trailer.extend_from_slice(&text_crc.to_le_bytes());
-    trailer.extend_from_slice(&(text_len as u32).to_le_bytes());
-    gzip_crc.update(&trailer);
-    gzip_len += trailer.len() as u64;
+    trailer.extend_from_slice(&text_crc.crc.to_le_bytes());
+    trailer.extend_from_slice(&(text_crc.len as u32).to_le_bytes());
+    gzip_crc = gzip_crc.then(&CrcPart::of(&trailer));
     gzip_chunks.push(Bytes::from(trailer));
     (
-        Assembled { chunks: text_chunks.into(), len: text_len, crc: text_crc },
-        Assembled { chunks: gzip_chunks.into(), len: gzip_len, crc: gzip_crc.finalize() },
+        Assembled { chunks: text_chunks.into(), len: text_crc.len, crc: text_crc.crc },
+        Assembled { chunks: gzip_chunks.into(), len: gzip_crc.len, crc: gzip_crc.crc },
     )
 }
 

@@ -133,7 +133,12 @@ impl Storage for LocalStorage {
         Ok((file, info(name.to_string(), &metadata)))
     }
 
-    fn write(&self, repo: &str, name: &str, data: &[u8]) -> io::Result<ObjectInfo> {
+    fn write_with(
+        &self,
+        repo: &str,
+        name: &str,
+        fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<ObjectInfo> {
         let dir = self.dir(repo);
         if !dir.is_dir() {
             fs::create_dir_all(&dir)?;
@@ -153,8 +158,9 @@ impl Storage for LocalStorage {
             self.next_temp.fetch_add(1, Ordering::Relaxed)
         ));
         let result = (|| {
-            let mut file = File::create(&temp)?;
-            file.write_all(data)?;
+            let mut out = io::BufWriter::with_capacity(64 * 1024, File::create(&temp)?);
+            fill(&mut out)?;
+            let file = out.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             let metadata = file.metadata()?;
             fs::rename(&temp, dir.join(name))?;

@@ -6,7 +6,7 @@
 
 mod local;
 
-use std::io;
+use std::io::{self, Write};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -35,7 +35,13 @@ pub trait Storage: Send + Sync + 'static {
     fn open(&self, repo: &str, name: &str) -> io::Result<(std::fs::File, ObjectInfo)>;
     /// Writes a whole object so that it is durable when this returns and a crash never
     /// leaves a partial object under `name`.
-    fn write(&self, repo: &str, name: &str, data: &[u8]) -> io::Result<ObjectInfo>;
+    fn write(&self, repo: &str, name: &str, data: &[u8]) -> io::Result<ObjectInfo> {
+        self.write_with(repo, name, &mut |out| out.write_all(data))
+    }
+    /// [`Storage::write`], with the content streamed by `fill`, so a large object (the
+    /// start-up cache) never sits whole in memory.
+    fn write_with(&self, repo: &str, name: &str, fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>)
+        -> io::Result<ObjectInfo>;
     /// Removes an object; `Ok(false)` when it did not exist.
     fn delete(&self, repo: &str, name: &str) -> io::Result<bool>;
 }
