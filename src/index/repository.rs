@@ -52,7 +52,12 @@ impl Repository {
 
     /// Builds the snapshot of `state` and makes it the one readers see.
     pub fn publish(&self, state: &mut RepoState, settings: &IndexSettings) {
-        self.snapshot.store(RepoSnapshot::build(state, settings, SystemTime::now()));
+        self.store(RepoSnapshot::build(state, settings, SystemTime::now()));
+    }
+
+    /// Makes a snapshot built from the current state the one readers see.
+    pub fn store(&self, snapshot: Arc<RepoSnapshot>) {
+        self.snapshot.store(snapshot);
         self.generation.fetch_add(1, Ordering::Release);
     }
 }

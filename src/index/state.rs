@@ -126,6 +126,33 @@ impl RepoState {
         Some(removed)
     }
 
+    /// A copy to prepare a change on: it shares the charts and segments (cheaply: a
+    /// persistent map and a vector of pointers) and leaves out the rest.
+    pub fn draft(&self) -> RepoState {
+        RepoState { charts: self.charts.clone(), segments: self.segments.clone(), ..RepoState::default() }
+    }
+
+    /// Takes the charts and segments of a draft in which `file` was inserted as
+    /// `name`/`version`, replacing `replaced`.
+    pub fn adopt(&mut self, draft: RepoState, replaced: Option<&IndexedVersion>, file: &str, name: &str, version: &str) {
+        self.charts = draft.charts;
+        self.segments = draft.segments;
+        if let Some(old) = replaced {
+            self.files.remove(&old.file_name);
+        }
+        self.files.insert(file.to_string(), (name.to_string(), version.to_string()));
+    }
+
+    /// Records the stamp a version's file got when it was written.
+    pub fn restamp(&mut self, name: &str, version: &str, stamp: FileStamp) {
+        let Some(chart) = self.charts.get(name) else { return };
+        let mut chart = Chart::clone(chart);
+        for indexed in chart.versions.iter_mut().filter(|v| v.version == version) {
+            *indexed = Arc::new(IndexedVersion { stamp, ..IndexedVersion::clone(indexed) });
+        }
+        self.charts.insert(name.to_string(), Arc::new(chart));
+    }
+
     /// Removes whatever version was read from `file_name`.
     pub fn remove_file(&mut self, file_name: &str) -> Option<Arc<IndexedVersion>> {
         let (name, version) = self.files.get(file_name)?.clone();

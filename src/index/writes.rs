@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::catalog::Catalog;
+use super::snapshot::RepoSnapshot;
 use super::scan::ReadPackage;
 use super::version::{FileStamp, IndexedVersion};
 use crate::chart::version;
@@ -86,7 +87,28 @@ impl Catalog {
         let (Some(chart), Some(file)) = (chart, chart_file) else {
             return Ok(());
         };
-        let written = match storage.write(repo, &file, &chart.bytes) {
+        // The package's write and fsyncs wait on the disk; meanwhile this thread renders
+        // the next snapshot on a draft, which becomes the state only once the package is
+        // durable.
+        let package = chart.read.package;
+        let version = IndexedVersion::new(
+            package.metadata,
+            package.version,
+            file.clone(),
+            FileStamp { size: chart.bytes.len() as u64, modified: SystemTime::UNIX_EPOCH },
+            chart.read.digest,
+            SystemTime::now(),
+            &repository.url_prefix,
+        );
+        let (name, version_text) = (version.name.clone(), version.version.clone());
+        let mut draft = state.draft();
+        let (written, replaced, snapshot) = std::thread::scope(|scope| {
+            let writing = scope.spawn(|| storage.write(repo, &file, &chart.bytes));
+            let replaced = draft.insert(version);
+            let snapshot = RepoSnapshot::build(&mut draft, &self.settings, SystemTime::now());
+            (writing.join().expect("storage write thread"), replaced, snapshot)
+        });
+        let written = match written {
             Ok(written) => written,
             Err(error) => {
                 if let Some(p) = provenance.filter(|_| provenance_was_new) {
@@ -95,26 +117,17 @@ impl Catalog {
                 return Err(error.into());
             }
         };
+        state.adopt(draft, replaced.as_deref(), &file, &name, &version_text);
+        state.restamp(&name, &version_text, FileStamp { size: written.size, modified: written.modified });
         state.broken.remove(&file);
-        let package = chart.read.package;
-        let stamp = FileStamp { size: written.size, modified: written.modified };
-        let version = IndexedVersion::new(
-            package.metadata,
-            package.version,
-            file.clone(),
-            stamp,
-            chart.read.digest,
-            SystemTime::now(),
-            &repository.url_prefix,
-        );
-        if let Some(replaced) = state.insert(version) {
+        repository.store(snapshot);
+        if let Some(replaced) = replaced {
             // Replacing a version that was stored under another file name (put there by
             // hand): that file would otherwise come back at the next rescan.
             if replaced.file_name != file {
                 storage.delete(repo, &replaced.file_name)?;
             }
         }
-        repository.publish(&mut state, &self.settings);
         Ok(())
     }
 
