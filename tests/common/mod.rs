@@ -255,8 +255,8 @@ pub fn index_versions(index: &serde_yaml::Value, name: &str) -> Vec<String> {
 }
 
 /// Every file below `dir` (relative paths, sorted), to prove what a request wrote. The
-/// server's start-up cache is left out: it is rewritten in the background whenever the
-/// server sees fit.
+/// server's start-up cache is left out, and so is its temporary file while a write of it
+/// is in flight: it is rewritten in the background whenever the server sees fit.
 pub fn files_under(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -266,7 +266,7 @@ pub fn files_under(dir: &Path) -> Vec<String> {
             let path = entry.path();
             if path.is_dir() {
                 walk(base, &path, out);
-            } else if !path.ends_with(".charthall-index.cache") {
+            } else if !path.to_string_lossy().ends_with(".charthall-index.cache") {
                 out.push(path.strip_prefix(base).unwrap().to_string_lossy().into_owned());
             }
         }
