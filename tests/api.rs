@@ -18,28 +18,6 @@ fn head(server: &Server, path: &str) -> Response {
     client().head(server.url(path)).send().expect("HEAD")
 }
 
-fn get_gzip(server: &Server, path: &str) -> Response {
-    client().get(server.url(path)).header("Accept-Encoding", "gzip").send().expect("GET")
-}
-
-fn header(response: &Response, name: impl reqwest::header::AsHeaderName) -> String {
-    response.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
-}
-
-fn index_of(server: &Server, path: &str) -> serde_yaml::Value {
-    let response = server.get(path);
-    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    yaml(&response.text().unwrap())
-}
-
-/// Uploads (raw) and insists on 201.
-fn put(server: &Server, repo: &str, package: &[u8]) {
-    let response = server.upload(repo, package);
-    let status = response.status();
-    let body = response.text().unwrap();
-    assert_eq!(status, StatusCode::CREATED, "upload refused: {body}");
-}
-
 /// A server with these `(name, version)` charts uploaded to repository `team`.
 fn server_with(charts: &[(&str, &str)]) -> Server {
     let server = Server::start(&[]);

@@ -108,7 +108,10 @@ fn a_cache_written_with_other_urls_is_ignored() {
     server.restart_with(&[("CHART_URL", "https://charts.example.com")]);
     assert!(server.log().contains("ignoring the start-up cache"), "{}", server.log());
     let index = yaml(&server.get("/team/index.yaml").text().unwrap());
-    assert_eq!(index["entries"]["db"][0]["urls"][0].as_str(), Some("https://charts.example.com/team/charts/db-2.0.0.tgz"));
+    assert_eq!(
+        index["entries"]["db"][0]["urls"][0].as_str(),
+        Some("https://charts.example.com/team/charts/db-2.0.0.tgz")
+    );
 }
 
 #[test]

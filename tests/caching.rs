@@ -5,10 +5,6 @@ use common::*;
 
 use reqwest::header::{CACHE_CONTROL, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 
-fn header(response: &Response, name: reqwest::header::HeaderName) -> String {
-    response.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
-}
-
 #[test]
 fn the_index_revalidates() {
     let server = Server::start(&[]);

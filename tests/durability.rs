@@ -7,7 +7,7 @@ use common::*;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------
@@ -15,11 +15,8 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------------------------------
 
 /// The index of `repo` (`""` at depth 0), parsed.
-fn index_of(server: &Server, repo: &str) -> serde_yaml::Value {
-    let path = if repo.is_empty() { "/index.yaml".to_string() } else { format!("/{repo}/index.yaml") };
-    let response = server.get(&path);
-    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    yaml(&response.text().unwrap())
+fn repo_index(server: &Server, repo: &str) -> serde_yaml::Value {
+    index_of(server, &if repo.is_empty() { "/index.yaml".to_string() } else { format!("/{repo}/index.yaml") })
 }
 
 /// The version entry `name`/`version` of an index, if listed.
@@ -137,7 +134,7 @@ fn restart_keeps_the_index() {
     let uploads: Vec<_> = uploads.iter().filter(|u| *u != &("ops", "web", "1.0.0")).collect();
 
     let repos = ["team", "ops", "infra"];
-    let before: Vec<_> = repos.iter().map(|r| index_of(&server, r)).collect();
+    let before: Vec<_> = repos.iter().map(|r| repo_index(&server, r)).collect();
     for (repo, index) in repos.iter().zip(&before) {
         let expected = uploads.iter().filter(|u| u.0 == *repo).count();
         let listed: usize = digests(index).values().map(|v| v.len()).sum();
@@ -146,15 +143,15 @@ fn restart_keeps_the_index() {
 
     server.restart();
 
-    let team = index_of(&server, "team");
+    let team = repo_index(&server, "team");
     assert_eq!(
         entry(&team, "db", "0.1.0").unwrap()["digest"].as_str().unwrap(),
         sha256_hex(&forced),
         "the overwritten bytes are what is served after restart"
     );
-    assert!(index_of(&server, "ops")["entries"]["web"].is_null(), "deleted stays deleted");
+    assert!(repo_index(&server, "ops")["entries"]["web"].is_null(), "deleted stays deleted");
     for (repo, before) in repos.iter().zip(&before) {
-        let after = index_of(&server, repo);
+        let after = repo_index(&server, repo);
         assert_eq!(digests(&after), digests(before), "{repo}: same versions and digests after restart");
         assert_eq!(
             entries_without_created(&after),
@@ -189,7 +186,7 @@ fn kill9_after_sequential_burst_loses_nothing() {
     server.kill9();
     server.restart();
 
-    let index = index_of(&server, "burst");
+    let index = repo_index(&server, "burst");
     assert_eq!(index_versions(&index, "app").len(), 50);
     for (version, package) in &saved {
         let listed = entry(&index, "app", version).unwrap_or_else(|| panic!("app {version} lost after kill -9"));
@@ -240,11 +237,11 @@ fn kill9_after_concurrent_burst_loses_nothing() {
         *per_repo.entry(repo).or_default() += 1;
     }
     for (repo, count) in &per_repo {
-        let index = index_of(&server, repo);
+        let index = repo_index(&server, repo);
         assert_eq!(index_versions(&index, "svc").len(), *count, "versions in {repo}");
     }
     for (repo, version, package) in &saved {
-        let index = index_of(&server, repo);
+        let index = repo_index(&server, repo);
         let listed = entry(&index, "svc", version).unwrap_or_else(|| panic!("{repo} svc {version} lost after kill -9"));
         assert_eq!(listed["digest"].as_str().unwrap(), sha256_hex(package));
         let on_disk = std::fs::read(server.root.join(format!("{repo}/svc-{version}.tgz"))).unwrap();
@@ -266,7 +263,7 @@ fn crash_leftover_upload_file_is_removed_and_never_served() {
         let server = Server::start_in(root.clone(), &[("DEPTH", depth)], Some(dir));
 
         assert!(!leftover.exists(), "DEPTH={depth}: the leftover is removed at start-up");
-        let index = index_of(&server, repo);
+        let index = repo_index(&server, repo);
         assert_eq!(index_versions(&index, "web"), ["1.0.0"], "DEPTH={depth}");
         assert!(index["entries"]["x"].is_null(), "DEPTH={depth}: x is not indexed: {index:?}");
         let prefix = if repo.is_empty() { String::new() } else { format!("/{repo}") };
@@ -294,7 +291,7 @@ fn chartmuseum_folder_depth0_is_served_as_is() {
     write(&root.join("index-cache.yaml"), b"apiVersion: v1\nentries: {}\n");
     let server = Server::start_in(root, &[("DEPTH", "0")], Some(dir));
 
-    let index = index_of(&server, "");
+    let index = repo_index(&server, "");
     assert_eq!(index_versions(&index, "alpha"), ["1.2.3"]);
     assert_eq!(index_versions(&index, "beta"), ["0.2.0", "0.1.0"]);
     let alpha_entry = entry(&index, "alpha", "1.2.3").unwrap();
@@ -319,10 +316,10 @@ fn existing_folder_depth1_is_served_as_is() {
     write(&root.join("ops/renamed-by-hand.tgz"), &odd);
     let server = Server::start_in(root, &[], Some(dir));
 
-    let team = index_of(&server, "team");
+    let team = repo_index(&server, "team");
     assert_eq!(index_versions(&team, "web"), ["1.10.0", "1.0.0"]);
     assert_eq!(entry(&team, "web", "1.0.0").unwrap()["digest"].as_str().unwrap(), sha256_hex(&web));
-    let ops = index_of(&server, "ops");
+    let ops = repo_index(&server, "ops");
     assert_eq!(index_versions(&ops, "db"), ["2.0.0"]);
     assert_eq!(index_versions(&ops, "cache"), ["0.0.1"]);
     assert_eq!(entry(&ops, "cache", "0.0.1").unwrap()["urls"], yaml("- charts/renamed-by-hand.tgz"));
@@ -342,12 +339,12 @@ fn existing_folder_depth2_is_served_as_is() {
     write(&root.join("other/prod/web-1.0.0.tgz"), &web);
     let server = Server::start_in(root, &[("DEPTH", "2")], Some(dir));
 
-    let team = index_of(&server, "acme/team");
+    let team = repo_index(&server, "acme/team");
     assert_eq!(index_versions(&team, "web"), ["1.0.0"]);
     assert_eq!(entry(&team, "web", "1.0.0").unwrap()["digest"].as_str().unwrap(), sha256_hex(&web));
-    assert_eq!(index_versions(&index_of(&server, "acme/ops"), "db"), ["0.3.0"]);
-    assert_eq!(index_versions(&index_of(&server, "other/prod"), "web"), ["1.0.0"]);
-    assert!(index_of(&server, "acme/team")["entries"]["db"].is_null());
+    assert_eq!(index_versions(&repo_index(&server, "acme/ops"), "db"), ["0.3.0"]);
+    assert_eq!(index_versions(&repo_index(&server, "other/prod"), "web"), ["1.0.0"]);
+    assert!(repo_index(&server, "acme/team")["entries"]["db"].is_null());
     assert_package_served(&server, "acme/ops", "charts/db-0.3.0.tgz", &db);
     let api = json(server.get("/api/acme/team/charts"));
     assert_eq!(api["web"][0]["version"], "1.0.0");
@@ -363,7 +360,7 @@ fn one_version_in_two_files_is_indexed_once_from_the_canonical_file() {
     write(&root.join("team/aa-copy.tgz"), &copy);
     let server = Server::start_in(root, &[("CACHE_INTERVAL", "1s")], Some(dir));
     let check = |when: &str| {
-        let index = index_of(&server, "team");
+        let index = repo_index(&server, "team");
         assert_eq!(index_versions(&index, "alpha"), ["1.2.3"], "{when}");
         let listed = entry(&index, "alpha", "1.2.3").unwrap();
         assert_eq!(listed["urls"], yaml("- charts/alpha-1.2.3.tgz"), "{when}");
@@ -396,12 +393,12 @@ fn invalid_files_are_skipped_with_a_warning() {
     write(&root.join("ops/other-2.0.0.tgz"), &other);
     let server = Server::start_in(root, &[], Some(dir));
 
-    let team = index_of(&server, "team");
+    let team = repo_index(&server, "team");
     let names: Vec<&str> = team["entries"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
     assert_eq!(names, ["good"], "only the valid chart is indexed");
     assert_eq!(entry(&team, "good", "1.0.0").unwrap()["digest"].as_str().unwrap(), sha256_hex(&good));
     assert_package_served(&server, "team", "charts/good-1.0.0.tgz", &good);
-    assert_eq!(index_versions(&index_of(&server, "ops"), "other"), ["2.0.0"]);
+    assert_eq!(index_versions(&repo_index(&server, "ops"), "other"), ["2.0.0"]);
 
     let log = server.log();
     for file in ["empty.tgz", "random.tgz", "nochart.tgz"] {
@@ -438,15 +435,15 @@ fn cache_interval_picks_up_changes_behind_the_servers_back() {
     let fresh = ChartBuilder::new("fresh", "1.0.0").build();
     write(&server.root.join("newrepo/fresh-1.0.0.tgz"), &fresh);
     assert!(
-        wait_until(limit, || entry(&index_of(&server, "team"), "added", "0.5.0").is_some()),
+        wait_until(limit, || entry(&repo_index(&server, "team"), "added", "0.5.0").is_some()),
         "a package copied into storage appears"
     );
     assert_eq!(
-        entry(&index_of(&server, "team"), "added", "0.5.0").unwrap()["digest"].as_str().unwrap(),
+        entry(&repo_index(&server, "team"), "added", "0.5.0").unwrap()["digest"].as_str().unwrap(),
         sha256_hex(&added)
     );
     assert!(
-        wait_until(limit, || { entry(&index_of(&server, "newrepo"), "fresh", "1.0.0").is_some() }),
+        wait_until(limit, || { entry(&repo_index(&server, "newrepo"), "fresh", "1.0.0").is_some() }),
         "a repository created in storage appears"
     );
 
@@ -458,7 +455,7 @@ fn cache_interval_picks_up_changes_behind_the_servers_back() {
     write(&server.root.join("team/web-1.0.0.tgz"), &rebuilt);
     assert!(
         wait_until(limit, || {
-            entry(&index_of(&server, "team"), "web", "1.0.0").and_then(|e| e["digest"].as_str().map(String::from))
+            entry(&repo_index(&server, "team"), "web", "1.0.0").and_then(|e| e["digest"].as_str().map(String::from))
                 == Some(sha256_hex(&rebuilt))
         }),
         "a file replaced in place is re-read"
@@ -469,17 +466,17 @@ fn cache_interval_picks_up_changes_behind_the_servers_back() {
     write(&server.root.join("team/web-1.0.0.tgz"), &other_version);
     assert!(
         wait_until(limit, || {
-            let index = index_of(&server, "team");
+            let index = repo_index(&server, "team");
             index_versions(&index, "web") == ["1.1.0"]
         }),
         "a file whose bytes became another version is re-read: {:?}",
-        index_of(&server, "team")["entries"]["web"]
+        repo_index(&server, "team")["entries"]["web"]
     );
 
     // Removed by hand.
     std::fs::remove_file(server.root.join("team/added-0.5.0.tgz")).unwrap();
     assert!(
-        wait_until(limit, || entry(&index_of(&server, "team"), "added", "0.5.0").is_none()),
+        wait_until(limit, || entry(&repo_index(&server, "team"), "added", "0.5.0").is_none()),
         "a package removed from storage disappears"
     );
     assert_eq!(server.get("/api/team/charts/added").status(), StatusCode::NOT_FOUND);
@@ -491,7 +488,7 @@ fn without_cache_interval_changes_behind_the_servers_back_are_not_seen() {
     assert_eq!(server.upload("team", &ChartBuilder::new("web", "1.0.0").build()).status(), StatusCode::CREATED);
     write(&server.root.join("team/added-0.5.0.tgz"), &ChartBuilder::new("added", "0.5.0").build());
     std::thread::sleep(Duration::from_secs(2));
-    let index = index_of(&server, "team");
+    let index = repo_index(&server, "team");
     assert!(index["entries"]["added"].is_null(), "no rescan without CACHE_INTERVAL");
     assert_eq!(index_versions(&index, "web"), ["1.0.0"]);
 }
@@ -504,18 +501,8 @@ fn without_cache_interval_changes_behind_the_servers_back_are_not_seen() {
 /// exit code and stderr. Fails the test if it is still running after 10 s.
 fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_charthall"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LISTEN_HOST", "127.0.0.1")
-        .env("PORT", "0")
-        .env("STORAGE_LOCAL_ROOTDIR", dir.path().join("data"))
-        .envs(env.iter().copied())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = charthall(&dir.path().join("data"), env.iter().copied());
+    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -11,25 +11,6 @@ use std::process::Command;
 // ---------------------------------------------------------------------------------------
 // helpers (local to this file; tests/common is shared)
 
-fn get_gzip(server: &Server, path: &str) -> Response {
-    client().get(server.url(path)).header("Accept-Encoding", "gzip").send().expect("GET")
-}
-
-fn index_of(server: &Server, path: &str) -> serde_yaml::Value {
-    let response = server.get(path);
-    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    yaml(&response.text().unwrap())
-}
-
-/// Raw upload that must answer 201 `{"saved":true}`.
-fn put(server: &Server, repo: &str, package: &[u8]) {
-    let response = server.upload(repo, package);
-    let status = response.status();
-    let body = json(response);
-    assert_eq!(status, StatusCode::CREATED, "upload refused: {body}");
-    assert_eq!(body, serde_json::json!({"saved": true}));
-}
-
 fn upload_to(server: &Server, path: &str, body: impl Into<reqwest::blocking::Body>) -> Response {
     client().post(server.url(path)).body(body).send().expect("POST")
 }

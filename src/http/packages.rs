@@ -19,7 +19,9 @@ pub async fn download(app: &App, repo: String, file: String, headers: &HeaderMap
     if !is_chart_object(&file) {
         return response::error(
             StatusCode::NOT_FOUND,
-            format!("unsupported file extension: {file:?} is not a chart package (.tgz) or provenance file (.tgz.prov)"),
+            format!(
+                "unsupported file extension: {file:?} is not a chart package (.tgz) or provenance file (.tgz.prov)"
+            ),
         );
     }
     let etag = app

@@ -98,7 +98,12 @@ impl CacheView {
     }
 
     /// Streams the cache file into `out`.
-    pub fn encode_to(&self, out: &mut dyn std::io::Write, url_prefix: &str, strict_semver: bool) -> std::io::Result<()> {
+    pub fn encode_to(
+        &self,
+        out: &mut dyn std::io::Write,
+        url_prefix: &str,
+        strict_semver: bool,
+    ) -> std::io::Result<()> {
         let file = CacheFile {
             format: FORMAT,
             server: env!("CARGO_PKG_VERSION").to_string(),
@@ -107,7 +112,11 @@ impl CacheView {
             segments: self
                 .segments
                 .iter()
-                .map(|s| CachedSegment { first: s.first.clone(), text: s.piece.text.clone(), deflate: s.piece.deflate.clone() })
+                .map(|s| CachedSegment {
+                    first: s.first.clone(),
+                    text: s.piece.text.clone(),
+                    deflate: s.piece.deflate.clone(),
+                })
                 .collect(),
             charts: self
                 .charts

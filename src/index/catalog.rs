@@ -117,7 +117,8 @@ impl Catalog {
                 (CacheView::of(&state), repository.generation.load(Ordering::Acquire))
             };
             let (prefix, strict) = (&repository.url_prefix, self.settings.strict_semver);
-            match self.storage.write_with(&repository.name, CACHE_FILE, &mut |out| view.encode_to(out, prefix, strict)) {
+            match self.storage.write_with(&repository.name, CACHE_FILE, &mut |out| view.encode_to(out, prefix, strict))
+            {
                 Ok(_) => {
                     repository.cached_generation.store(generation, Ordering::Release);
                     wrote = true;

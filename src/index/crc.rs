@@ -29,7 +29,11 @@ impl CrcPart {
 
     /// This run followed by `next`.
     pub fn then(self, next: &CrcPart) -> CrcPart {
-        CrcPart { crc: multiply(self.crc, next.shift) ^ next.crc, shift: multiply(self.shift, next.shift), len: self.len + next.len }
+        CrcPart {
+            crc: multiply(self.crc, next.shift) ^ next.crc,
+            shift: multiply(self.shift, next.shift),
+            len: self.len + next.len,
+        }
     }
 }
 
@@ -62,7 +66,8 @@ mod tests {
 
     #[test]
     fn joined_parts_have_the_crc_of_the_whole() {
-        let parts: Vec<Vec<u8>> = (0..20).map(|i| (0..(i * 997 % 5000)).map(|b| (b * 31 + i) as u8).collect()).collect();
+        let parts: Vec<Vec<u8>> =
+            (0..20).map(|i| (0..(i * 997 % 5000)).map(|b| (b * 31 + i) as u8).collect()).collect();
         let whole: Vec<u8> = parts.concat();
         let joined = parts.iter().fold(CrcPart::empty(), |acc, p| acc.then(&CrcPart::of(p)));
         assert_eq!(joined.crc, crc32fast::hash(&whole));

@@ -170,7 +170,15 @@ fn read_all(catalog: &Catalog, repositories: &[Arc<Repository>], jobs: Vec<(usiz
                             let stamp = FileStamp { size: object.size, modified: object.modified };
                             let package = read.package;
                             let (file, created) = (object.name.clone(), object.modified);
-                            IndexedVersion::new(package.metadata, package.version, file, stamp, read.digest, created, &repository.url_prefix)
+                            IndexedVersion::new(
+                                package.metadata,
+                                package.version,
+                                file,
+                                stamp,
+                                read.digest,
+                                created,
+                                &repository.url_prefix,
+                            )
                         });
                     if done_tx.send((i, object, result)).is_err() {
                         return;

@@ -186,7 +186,10 @@ fn compress_all(cuts: &[Cut]) -> Vec<Segment> {
     let compress = |first: usize, part: &[Cut]| -> Vec<Segment> {
         part.iter()
             .enumerate()
-            .map(|(i, cut)| Segment { first: cut.first.clone(), piece: Piece::new(cut.text.clone(), &previous(first + i)) })
+            .map(|(i, cut)| Segment {
+                first: cut.first.clone(),
+                piece: Piece::new(cut.text.clone(), &previous(first + i)),
+            })
             .collect()
     };
     if threads == 1 {
@@ -357,7 +360,6 @@ fn prefix_piece(empty: bool) -> &'static Piece {
     }
 }
 
-
 #[cfg(test)]
 mod tests_support {
     use std::time::{Duration, UNIX_EPOCH};
@@ -383,15 +385,7 @@ mod tests_support {
         let stamp = FileStamp { size: seed as u64, modified: UNIX_EPOCH };
         let created = UNIX_EPOCH + Duration::from_secs(1_700_000_000 + seed as u64);
         let semver = crate::chart::version::parse(version, false).unwrap();
-        IndexedVersion::new(
-            entry,
-            semver,
-            format!("{name}-{version}.tgz"),
-            stamp,
-            digest(seed),
-            created,
-            "charts/",
-        )
+        IndexedVersion::new(entry, semver, format!("{name}-{version}.tgz"), stamp, digest(seed), created, "charts/")
     }
 }
 

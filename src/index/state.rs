@@ -134,7 +134,14 @@ impl RepoState {
 
     /// Takes the charts and segments of a draft in which `file` was inserted as
     /// `name`/`version`, replacing `replaced`.
-    pub fn adopt(&mut self, draft: RepoState, replaced: Option<&IndexedVersion>, file: &str, name: &str, version: &str) {
+    pub fn adopt(
+        &mut self,
+        draft: RepoState,
+        replaced: Option<&IndexedVersion>,
+        file: &str,
+        name: &str,
+        version: &str,
+    ) {
         self.charts = draft.charts;
         self.segments = draft.segments;
         if let Some(old) = replaced {

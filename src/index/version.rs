@@ -76,7 +76,8 @@ impl IndexedVersion {
     /// The entry, read back from its rendered YAML.
     pub fn entry(&self) -> ChartVersionEntry {
         let text = String::from_utf8_lossy(&self.yaml);
-        let unindented: String = text.lines().map(|line| line.get(INDENT..).unwrap_or("")).flat_map(|l| [l, "\n"]).collect();
+        let unindented: String =
+            text.lines().map(|line| line.get(INDENT..).unwrap_or("")).flat_map(|l| [l, "\n"]).collect();
         serde_yaml::from_str(&unindented).expect("an entry we rendered parses back")
     }
 
@@ -118,7 +119,15 @@ annotations:\n  note: |\n    first\n\n    third\nmaintainers:\n- name: Ann\n";
         let mut entry = ChartVersionEntry::from_chart_yaml(yaml).unwrap();
         let semver = entry.validate(false).unwrap();
         let stamp = FileStamp { size: 1, modified: SystemTime::UNIX_EPOCH };
-        let version = IndexedVersion::new(entry.clone(), semver, "web-1.0.0.tgz".into(), stamp, [7; 32], SystemTime::UNIX_EPOCH, "charts/");
+        let version = IndexedVersion::new(
+            entry.clone(),
+            semver,
+            "web-1.0.0.tgz".into(),
+            stamp,
+            [7; 32],
+            SystemTime::UNIX_EPOCH,
+            "charts/",
+        );
         let back = version.entry();
         assert_eq!(back.annotations, entry.annotations);
         assert_eq!(back.description, entry.description);

@@ -11,8 +11,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::catalog::Catalog;
-use super::snapshot::RepoSnapshot;
 use super::scan::ReadPackage;
+use super::snapshot::RepoSnapshot;
 use super::version::{FileStamp, IndexedVersion};
 use crate::chart::version;
 

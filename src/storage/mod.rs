@@ -40,8 +40,12 @@ pub trait Storage: Send + Sync + 'static {
     }
     /// [`Storage::write`], with the content streamed by `fill`, so a large object (the
     /// start-up cache) never sits whole in memory.
-    fn write_with(&self, repo: &str, name: &str, fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>)
-        -> io::Result<ObjectInfo>;
+    fn write_with(
+        &self,
+        repo: &str,
+        name: &str,
+        fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<ObjectInfo>;
     /// Removes an object; `Ok(false)` when it did not exist.
     fn delete(&self, repo: &str, name: &str) -> io::Result<bool>;
 }

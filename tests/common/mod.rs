@@ -39,16 +39,8 @@ impl Server {
     }
 
     fn spawn(&mut self) {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_charthall"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("LISTEN_HOST", "127.0.0.1")
-            .env("PORT", "0")
-            .env("STORAGE_LOCAL_ROOTDIR", &self.root)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        let mut command = charthall(&self.root, self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("start charthall");
         let stderr = child.stderr.take().unwrap();
         let (port_tx, port_rx) = mpsc::channel();
@@ -132,6 +124,20 @@ impl Server {
         self.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         self.restart();
     }
+}
+
+/// The binary with a clean environment: loopback, a free port, storage in `root`, then
+/// `env` (which may override any of those).
+pub fn charthall<'a>(root: &Path, env: impl Iterator<Item = (&'a str, &'a str)>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_charthall"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LISTEN_HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("STORAGE_LOCAL_ROOTDIR", root)
+        .envs(env);
+    command
 }
 
 impl Drop for Server {
@@ -233,6 +239,32 @@ pub fn gunzip(data: &[u8]) -> Vec<u8> {
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
+}
+
+/// GET with `Accept-Encoding: gzip`.
+pub fn get_gzip(server: &Server, path: &str) -> Response {
+    client().get(server.url(path)).header("Accept-Encoding", "gzip").send().expect("GET")
+}
+
+/// A response header as text (empty when absent).
+pub fn header(response: &Response, name: impl reqwest::header::AsHeaderName) -> String {
+    response.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+}
+
+/// The index at `path`, which must answer 200.
+pub fn index_of(server: &Server, path: &str) -> serde_yaml::Value {
+    let response = server.get(path);
+    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+    yaml(&response.text().unwrap())
+}
+
+/// Raw upload that must answer 201 `{"saved":true}`.
+pub fn put(server: &Server, repo: &str, package: &[u8]) {
+    let response = server.upload(repo, package);
+    let status = response.status();
+    let body = json(response);
+    assert_eq!(status, StatusCode::CREATED, "upload refused: {body}");
+    assert_eq!(body, serde_json::json!({"saved": true}));
 }
 
 /// Parses a JSON body.
