@@ -181,7 +181,7 @@ fn parse_context_path(value: &str) -> Result<String, String> {
 
 fn parse_chart_url(value: &str) -> Result<String, String> {
     let trimmed = value.trim().trim_end_matches('/');
-    if !trimmed.is_empty() && !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
+    if !(trimmed.is_empty() || trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
         return Err(format!("`{value}` is not an absolute http(s) URL"));
     }
     Ok(trimmed.to_string())

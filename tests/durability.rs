@@ -556,7 +556,7 @@ fn help_lists_flags_with_env_names_and_defaults() {
         let lines: Vec<&str> = help.lines().collect();
         let Some(at) = lines
             .iter()
-            .position(|l| l.trim_start().split(|c: char| c == ' ' || c == ',' || c == '=').any(|w| w == flag))
+            .position(|l| l.trim_start().split([' ', ',', '=']).any(|w| w == flag))
         else {
             panic!("--help lists {flag}:\n{help}");
         };
