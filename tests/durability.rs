@@ -554,10 +554,7 @@ fn help_lists_flags_with_env_names_and_defaults() {
     ] {
         // The flag's lines: from its definition up to the next option.
         let lines: Vec<&str> = help.lines().collect();
-        let Some(at) = lines
-            .iter()
-            .position(|l| l.trim_start().split([' ', ',', '=']).any(|w| w == flag))
-        else {
+        let Some(at) = lines.iter().position(|l| l.trim_start().split([' ', ',', '=']).any(|w| w == flag)) else {
             panic!("--help lists {flag}:\n{help}");
         };
         let end =
