@@ -848,3 +848,39 @@ fn version_with_build_metadata_resolves_downloads_and_deletes() {
     assert!(index_versions(&index, "web").is_empty());
     assert!(files_under(&server.root).is_empty());
 }
+
+#[test]
+fn a_large_index_arrives_whole_in_both_encodings() {
+    // Big enough that both bodies span many segments and the server pauses mid-body to let
+    // other connections write (every 64 KiB).
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    std::fs::create_dir_all(root.join("big")).unwrap();
+    for n in 0..600 {
+        for v in 0..4 {
+            let chart = ChartBuilder::new(&format!("service-{n:04}"), &format!("1.{v}.0"))
+                .file(
+                    "Chart.yaml",
+                    format!(
+                        "apiVersion: v2\nname: service-{n:04}\nversion: 1.{v}.{n}\ndescription: {}\n",
+                        "word ".repeat(40 + n % 13)
+                    ),
+                )
+                .build();
+            std::fs::write(root.join(format!("big/service-{n:04}-1.{v}.{n}.tgz")), chart).unwrap();
+        }
+    }
+    let server = Server::start_in(root, &[], Some(dir));
+    let plain = server.get("/big/index.yaml");
+    let length: usize = header(&plain, CONTENT_LENGTH).parse().unwrap();
+    let plain = plain.bytes().unwrap();
+    assert_eq!(plain.len(), length);
+    assert!(plain.len() > 1_000_000, "identity is {} bytes", plain.len());
+    let gzip = get_gzip(&server, "/big/index.yaml");
+    let length: usize = header(&gzip, CONTENT_LENGTH).parse().unwrap();
+    let gzip = gzip.bytes().unwrap();
+    assert_eq!(gzip.len(), length);
+    assert!(gzip.len() > 64 * 1024, "gzip is {} bytes", gzip.len());
+    assert_eq!(gunzip(&gzip), plain.to_vec());
+    assert_eq!(index_versions(&yaml(std::str::from_utf8(&plain).unwrap()), "service-0599").len(), 4);
+}

@@ -10,6 +10,9 @@ use futures_util::Stream;
 use http_body::{Frame, SizeHint};
 use tokio_util::io::ReaderStream;
 
+/// Bytes a response body sends before it lets other tasks run.
+const YIELD_EVERY: usize = 64 * 1024;
+
 pub enum Body {
     Empty,
     /// Taken on the first poll; cloning `Bytes` into it is a reference-count bump.
@@ -19,6 +22,8 @@ pub enum Body {
         chunks: Arc<[Bytes]>,
         next: usize,
         remaining: u64,
+        /// Bytes sent since this body last let other tasks run.
+        since_yield: usize,
     },
     File {
         stream: ReaderStream<tokio::fs::File>,
@@ -32,7 +37,7 @@ impl Body {
     }
 
     pub fn chunks(chunks: Arc<[Bytes]>, len: u64) -> Body {
-        Body::Chunks { chunks, next: 0, remaining: len }
+        Body::Chunks { chunks, next: 0, remaining: len, since_yield: 0 }
     }
 
     pub fn file(file: std::fs::File, size: u64) -> Body {
@@ -49,11 +54,20 @@ impl http_body::Body for Body {
         match self.get_mut() {
             Body::Empty => Poll::Ready(None),
             Body::Full(bytes) => Poll::Ready(bytes.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b)))),
-            Body::Chunks { chunks, next, remaining } => {
+            Body::Chunks { chunks, next, remaining, since_yield } => {
+                // A big index to many clients at once: after each slice, let the other
+                // connections write too (as nginx's sendfile_max_chunk does), or the first
+                // ones served hog the socket buffers and the last ones wait seconds.
+                if *since_yield >= YIELD_EVERY {
+                    *since_yield = 0;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
                 while let Some(chunk) = chunks.get(*next) {
                     *next += 1;
                     if !chunk.is_empty() {
                         *remaining -= chunk.len() as u64;
+                        *since_yield += chunk.len();
                         return Poll::Ready(Some(Ok(Frame::data(chunk.clone()))));
                     }
                 }
