@@ -98,7 +98,9 @@ impl Segments {
 
     /// Notes that a chart was added, changed or removed.
     pub fn mark(&mut self, name: &str) {
-        self.dirty.insert(name.to_string());
+        if !self.dirty.contains(name) {
+            self.dirty.insert(name.to_string());
+        }
     }
 
     /// Brings the segments in line with `charts` after the marked changes. The charts of
