@@ -178,8 +178,13 @@ impl ChartVersionEntry {
 
     /// The storage file name this version is saved under.
     pub fn file_name(&self) -> String {
-        format!("{}-{}.tgz", self.name, self.version)
+        file_name(&self.name, &self.version)
     }
+}
+
+/// `<name>-<version>.tgz`: the file an upload of that version is stored as.
+pub fn file_name(name: &str, version: &str) -> String {
+    format!("{name}-{version}.tgz")
 }
 
 /// A name that is safe as a file name and a URL segment: ASCII letters, digits, `-`, `_`,

@@ -10,6 +10,7 @@ use std::io::{self, Read};
 use std::path::{Component, Path};
 
 use flate2::bufread::GzDecoder;
+use sha2::{Digest, Sha256};
 
 use super::metadata::ChartVersionEntry;
 
@@ -39,6 +40,19 @@ pub struct ChartPackage {
     pub values: Option<Vec<u8>>,
     /// `(path inside the chart, bytes)` of `templates/…`, with [`Keep::Contents`].
     pub templates: Vec<(String, Vec<u8>)>,
+}
+
+/// A package with its digest, as the index needs it.
+pub struct ReadPackage {
+    pub package: ChartPackage,
+    /// SHA-256 of the whole package, Helm's `digest`.
+    pub digest: [u8; 32],
+}
+
+/// [`read`], plus the package's digest.
+pub fn read_with_digest(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ReadPackage, String> {
+    let package = read(bytes, keep, strict_semver)?;
+    Ok(ReadPackage { package, digest: Sha256::digest(bytes).into() })
 }
 
 /// Reads and validates a package from its bytes.

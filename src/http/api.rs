@@ -10,9 +10,8 @@ use hyper::StatusCode;
 
 use super::response::{self, Reply};
 use super::App;
+use crate::chart::package::{self, Keep};
 use crate::chart::version::{self, SelectError};
-use crate::chart::Keep;
-use crate::index::scan::read_package;
 use crate::index::state::Chart;
 use crate::index::version::IndexedVersion;
 use crate::index::RepoSnapshot;
@@ -69,7 +68,7 @@ pub async fn contents(app: &App, repo: String, name: String, wanted: String, con
     let storage = app.catalog.storage.clone();
     let read = tokio::task::spawn_blocking(move || {
         let bytes = storage.read(&repo, &version.file_name).map_err(|e| e.to_string())?;
-        read_package(&bytes, Keep::Contents, false)
+        package::read_with_digest(&bytes, Keep::Contents, false)
     })
     .await
     .expect("package task");
@@ -110,7 +109,7 @@ pub async fn contents(app: &App, repo: String, name: String, wanted: String, con
 fn select(snapshot: &RepoSnapshot, name: &str, wanted: &str) -> Result<Arc<IndexedVersion>, Reply> {
     let chart: &Arc<Chart> =
         snapshot.charts.get(name).ok_or_else(|| response::error(StatusCode::NOT_FOUND, "no chart name found"))?;
-    version::select(&chart.versions, wanted, |v| v.version(), |v| &v.semver).cloned().map_err(|e| match e {
+    version::select(&chart.versions, wanted, |v| v.version.as_str(), |v| &v.semver).cloned().map_err(|e| match e {
         SelectError::NoMatch => {
             response::error(StatusCode::NOT_FOUND, format!("no chart version found for {name}-{wanted}"))
         }

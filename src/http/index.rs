@@ -4,17 +4,14 @@
 //! says it can read it (Helm does not ask, and cannot read unasked gzip); every answer
 //! carries a strong ETag per encoding so caches and CI jobs can revalidate for free.
 
-use std::time::{Duration, SystemTime};
-
 use hyper::header::{
-    HeaderMap, HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG,
     LAST_MODIFIED, VARY,
 };
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 
 use super::body::Body;
-
+use super::conditional::is_fresh;
 use super::response::{self, Reply};
 use super::App;
 
@@ -22,36 +19,27 @@ pub fn index(app: &App, repo: &str, headers: &HeaderMap, head: bool) -> Reply {
     let snapshot = app.catalog.snapshot(repo);
     let gzip = accepts_gzip(headers);
     let representation = if gzip { &snapshot.index_gzip } else { &snapshot.index };
-    let fresh = match headers.get(IF_NONE_MATCH) {
-        Some(tags) => etag_matches(tags, &representation.etag),
-        None => headers
-            .get(IF_MODIFIED_SINCE)
-            .and_then(|v| httpdate::parse_http_date(v.to_str().ok()?).ok())
-            .is_some_and(|since| not_modified_since(snapshot.modified, since)),
-    };
-    let mut reply = if fresh {
-        let mut reply = response::bytes(StatusCode::NOT_MODIFIED, response::YAML, bytes::Bytes::new());
-        reply.headers_mut().remove(hyper::header::CONTENT_LENGTH);
-        reply
-    } else {
-        let mut reply = Response::new(Body::chunks(representation.chunks.clone(), representation.len));
-        reply.headers_mut().insert(CONTENT_TYPE, response::YAML);
-        reply.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(representation.len));
-        reply
-    };
+    let fresh = is_fresh(headers, &representation.etag, Some(snapshot.modified));
+    let mut reply = Response::new(Body::Empty);
     let headers = reply.headers_mut();
-    if gzip && !fresh {
-        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    if fresh {
+        *reply.status_mut() = StatusCode::NOT_MODIFIED;
+    } else {
+        headers.insert(CONTENT_TYPE, response::YAML);
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(representation.len));
+        if gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        if !head {
+            *reply.body_mut() = Body::chunks(representation.chunks.clone(), representation.len);
+        }
     }
+    let headers = reply.headers_mut();
     headers.insert(ETAG, representation.etag.clone());
     headers.insert(LAST_MODIFIED, snapshot.last_modified.clone());
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if head {
-        response::without_body(reply)
-    } else {
-        reply
-    }
+    reply
 }
 
 /// `GET /`: the original ChartHall's list of repositories.
@@ -86,23 +74,6 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         }
     }
     gzip.or(any).unwrap_or(false)
-}
-
-/// `If-None-Match`: `*` or any listed tag equal to ours (weak comparison, as RFC 9110
-/// asks for this header).
-pub fn etag_matches(header: &HeaderValue, etag: &HeaderValue) -> bool {
-    let Ok(header) = header.to_str() else {
-        return false;
-    };
-    let ours = etag.to_str().unwrap_or_default();
-    header.split(',').map(str::trim).any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == ours)
-}
-
-/// HTTP dates have whole seconds; `modified` counts as its second.
-fn not_modified_since(modified: SystemTime, since: SystemTime) -> bool {
-    let modified = modified.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let since = since.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    Duration::from_secs(modified.as_secs()) <= since
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod body;
+mod conditional;
 mod index;
 mod packages;
 mod response;

@@ -5,12 +5,11 @@
 //! (`ALLOW_OVERWRITE` off and `?force` disabled) it is immutable, and says so, so CDNs
 //! and proxies keep it for a year; otherwise caches must revalidate, which costs a 304.
 
-use hyper::header::{
-    HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LAST_MODIFIED,
-};
+use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED};
 use hyper::{Response, StatusCode};
 
 use super::body::Body;
+use super::conditional::is_fresh;
 use super::response::{self, Reply};
 use super::App;
 use crate::storage::is_chart_object;
@@ -30,8 +29,8 @@ pub async fn download(app: &App, repo: String, file: String, headers: &HeaderMap
         .by_file(&file)
         .and_then(|version| HeaderValue::from_str(&format!("\"{}\"", version.digest_hex())).ok());
     let cache_control = cache_control(app, etag.is_some());
-    if let (Some(etag), Some(wanted)) = (&etag, headers.get(IF_NONE_MATCH)) {
-        if super::index::etag_matches(wanted, etag) {
+    if let Some(etag) = &etag {
+        if is_fresh(headers, etag, None) {
             let mut reply = Response::new(Body::Empty);
             *reply.status_mut() = StatusCode::NOT_MODIFIED;
             reply.headers_mut().insert(ETAG, etag.clone());

@@ -15,10 +15,11 @@ pub const YAML: HeaderValue = HeaderValue::from_static("application/x-yaml");
 /// A response with a whole body, its type and length.
 pub fn bytes(status: StatusCode, content_type: HeaderValue, body: impl Into<Bytes>) -> Reply {
     let body: Bytes = body.into();
-    let mut response = Response::new(Body::Full(Some(body.clone())));
+    let length = HeaderValue::from(body.len());
+    let mut response = Response::new(Body::full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, content_type);
-    response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    response.headers_mut().insert(CONTENT_LENGTH, length);
     response
 }
 

@@ -13,8 +13,8 @@ use hyper::{Request, StatusCode};
 use super::api::form_pairs;
 use super::response::{self, Reply};
 use super::App;
-use crate::chart::{provenance, Keep};
-use crate::index::scan::read_package;
+use crate::chart::package::{self, Keep};
+use crate::chart::provenance;
 use crate::index::{UploadedChart, UploadedProvenance, WriteError};
 
 /// Which route the body came to: a raw body is a package on `/charts`, a provenance file
@@ -46,9 +46,10 @@ pub async fn upload(app: &App, repo: String, request: Request<Incoming>, target:
     let invalid = |message: String| (StatusCode::BAD_REQUEST, message);
     let saved = tokio::task::spawn_blocking(move || {
         let chart = match chart {
-            Some(bytes) => {
-                Some(UploadedChart { read: read_package(&bytes, Keep::Validate, strict).map_err(invalid)?, bytes })
-            }
+            Some(bytes) => Some(UploadedChart {
+                read: package::read_with_digest(&bytes, Keep::Validate, strict).map_err(invalid)?,
+                bytes,
+            }),
             None => None,
         };
         let provenance = match prov {

@@ -11,13 +11,12 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use super::catalog::Catalog;
 use super::repository::Repository;
 use super::state::RepoState;
 use super::version::{FileStamp, IndexedVersion};
-use crate::chart::{package, ChartPackage, Keep};
+use crate::chart::metadata::file_name;
+use crate::chart::package::{self, Keep};
 use crate::storage::{ObjectInfo, Storage};
 
 /// What a scan found to do in one repository.
@@ -29,19 +28,6 @@ struct Plan {
     remove: Vec<(String, FileStamp)>,
     /// Every package file the listing holds.
     present: HashSet<String>,
-}
-
-/// A package read from storage.
-pub struct ReadPackage {
-    pub package: ChartPackage,
-    /// SHA-256 of the whole package, Helm's `digest`.
-    pub digest: [u8; 32],
-}
-
-/// Reads and checks one package and computes its digest.
-pub fn read_package(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ReadPackage, String> {
-    let package = package::read(bytes, keep, strict_semver)?;
-    Ok(ReadPackage { package, digest: Sha256::digest(bytes).into() })
 }
 
 /// Syncs the given repositories with storage and publishes those that changed.
@@ -97,18 +83,19 @@ fn plan(state: &RepoState, listing: Vec<ObjectInfo>) -> Plan {
 fn apply(
     state: &mut RepoState,
     repository: &Repository,
-    mut plan: Plan,
+    plan: Plan,
     results: Vec<(ObjectInfo, Result<IndexedVersion, String>)>,
 ) -> bool {
+    let Plan { read, remove, present } = plan;
     let mut changed = false;
-    for (file, stamp) in std::mem::take(&mut plan.remove) {
+    for (file, stamp) in remove {
         if state.stamp_of(&file) == Some(stamp) {
             state.remove_file(&file);
             changed = true;
         }
     }
     let planned: std::collections::HashMap<String, Option<FileStamp>> =
-        std::mem::take(&mut plan.read).into_iter().map(|(object, stamp)| (object.name, stamp)).collect();
+        read.into_iter().map(|(object, stamp)| (object.name, stamp)).collect();
     for (object, result) in results {
         if state.stamp_of(&object.name) != planned[&object.name] {
             continue;
@@ -127,7 +114,7 @@ fn apply(
         };
         if let Some(other) = state.find(&version.name, &version.version) {
             // Two files hold one version: keep the one named as an upload would name it.
-            if object.name != format!("{}-{}.tgz", version.name, version.version) {
+            if object.name != file_name(&version.name, &version.version) {
                 tracing::warn!(repo = %repository.name, file = %object.name, indexed = %other.file_name,
                     "skipping a package whose chart version is already indexed from another file");
                 state.broken.insert(object.name, stamp);
@@ -138,7 +125,7 @@ fn apply(
         state.insert(version);
         changed = true;
     }
-    state.broken.retain(|file, _| plan.present.contains(file));
+    state.broken.retain(|file, _| present.contains(file));
     changed
 }
 
@@ -208,7 +195,7 @@ fn read_version(
     strict: bool,
 ) -> Result<IndexedVersion, String> {
     let bytes = storage.read(&repository.name, &object.name).map_err(|e| format!("cannot read: {e}"))?;
-    let read = read_package(&bytes, Keep::ChartYaml, strict)?;
+    let read = package::read_with_digest(&bytes, Keep::ChartYaml, strict)?;
     let stamp = FileStamp { size: object.size, modified: object.modified };
     let package = read.package;
     Ok(IndexedVersion::new(

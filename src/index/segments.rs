@@ -500,7 +500,7 @@ mod tests {
         let all: Vec<(String, String)> = state
             .charts
             .iter()
-            .flat_map(|(n, c)| c.versions.iter().map(move |v| (n.clone(), v.version().to_string())))
+            .flat_map(|(n, c)| c.versions.iter().map(move |v| (n.clone(), v.version.clone())))
             .collect();
         for (name, v) in all {
             state.remove(&name, &v);

@@ -28,7 +28,7 @@ impl Chart {
 
     /// The version whose text is exactly `version`.
     pub fn get(&self, version: &str) -> Option<&Arc<IndexedVersion>> {
-        self.versions.iter().find(|v| v.version() == version)
+        self.versions.iter().find(|v| v.version == version)
     }
 
     /// `[ {version}, … ]` for `GET /api/<repo>/charts/<name>`.
@@ -89,15 +89,15 @@ impl RepoState {
     /// Adds a version, replacing the one with the same name and version text; returns the
     /// replaced one.
     pub fn insert(&mut self, version: IndexedVersion) -> Option<Arc<IndexedVersion>> {
-        let name = version.name().to_string();
+        let name = version.name.clone();
         let existing = self.charts.get(&name);
         let key = existing.map(|c| c.key.clone());
         let mut versions = existing.map(|c| c.versions.clone()).unwrap_or_default();
-        let replaced = versions.iter().position(|v| v.version() == version.version()).map(|i| versions.remove(i));
+        let replaced = versions.iter().position(|v| v.version == version.version).map(|i| versions.remove(i));
         if let Some(old) = &replaced {
             self.files.remove(&old.file_name);
         }
-        self.files.insert(version.file_name.clone(), (name.clone(), version.version().to_string()));
+        self.files.insert(version.file_name.clone(), (name.clone(), version.version.clone()));
         let at = versions.partition_point(|v| newest_first(&v.semver, &version.semver).is_lt());
         versions.insert(at, Arc::new(version));
         let chart = match key {
@@ -112,7 +112,7 @@ impl RepoState {
     /// Removes one version; a chart with no versions left leaves the index.
     pub fn remove(&mut self, name: &str, version: &str) -> Option<Arc<IndexedVersion>> {
         let chart = self.charts.get(name)?;
-        let at = chart.versions.iter().position(|v| v.version() == version)?;
+        let at = chart.versions.iter().position(|v| v.version == version)?;
         let mut versions = chart.versions.clone();
         let removed = versions.remove(at);
         self.files.remove(&removed.file_name);
@@ -133,14 +133,13 @@ impl RepoState {
     }
 
     /// Takes the charts and segments of a draft in which `file` was inserted as
-    /// `name`/`version`, replacing `replaced`.
+    /// `name`/`version` (replacing `replaced`), once the write of `file` gave it `stamp`.
     pub fn adopt(
         &mut self,
         draft: RepoState,
         replaced: Option<&IndexedVersion>,
-        file: &str,
-        name: &str,
-        version: &str,
+        (file, name, version): (&str, &str, &str),
+        stamp: FileStamp,
     ) {
         self.charts = draft.charts;
         self.segments = draft.segments;
@@ -148,16 +147,15 @@ impl RepoState {
             self.files.remove(&old.file_name);
         }
         self.files.insert(file.to_string(), (name.to_string(), version.to_string()));
-    }
-
-    /// Records the stamp a version's file got when it was written.
-    pub fn restamp(&mut self, name: &str, version: &str, stamp: FileStamp) {
-        let Some(chart) = self.charts.get(name) else { return };
-        let mut chart = Chart::clone(chart);
-        for indexed in chart.versions.iter_mut().filter(|v| v.version == version) {
-            *indexed = Arc::new(IndexedVersion { stamp, ..IndexedVersion::clone(indexed) });
+        self.broken.remove(file);
+        // The draft's version was made before its file existed; give it the real stamp.
+        if let Some(chart) = self.charts.get(name) {
+            let mut chart = Chart::clone(chart);
+            for indexed in chart.versions.iter_mut().filter(|v| v.version == version) {
+                *indexed = Arc::new(IndexedVersion { stamp, ..IndexedVersion::clone(indexed) });
+            }
+            self.charts.insert(name.to_string(), Arc::new(chart));
         }
-        self.charts.insert(name.to_string(), Arc::new(chart));
     }
 
     /// Removes whatever version was read from `file_name`.

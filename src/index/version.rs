@@ -61,14 +61,6 @@ impl IndexedVersion {
         }
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn version(&self) -> &str {
-        &self.version
-    }
-
     pub fn digest_hex(&self) -> String {
         hex::encode(self.digest)
     }

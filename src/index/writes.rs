@@ -11,9 +11,9 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::catalog::Catalog;
-use super::scan::ReadPackage;
 use super::snapshot::RepoSnapshot;
 use super::version::{FileStamp, IndexedVersion};
+use crate::chart::package::ReadPackage;
 use crate::chart::version;
 
 /// A chart package from an upload, already read and validated.
@@ -95,7 +95,7 @@ impl Catalog {
             package.metadata,
             package.version,
             file.clone(),
-            FileStamp { size: chart.bytes.len() as u64, modified: SystemTime::UNIX_EPOCH },
+            FileStamp { size: chart.bytes.len() as u64, modified: SystemTime::UNIX_EPOCH }, // until written
             chart.read.digest,
             SystemTime::now(),
             &repository.url_prefix,
@@ -117,9 +117,8 @@ impl Catalog {
                 return Err(error.into());
             }
         };
-        state.adopt(draft, replaced.as_deref(), &file, &name, &version_text);
-        state.restamp(&name, &version_text, FileStamp { size: written.size, modified: written.modified });
-        state.broken.remove(&file);
+        let stamp = FileStamp { size: written.size, modified: written.modified };
+        state.adopt(draft, replaced.as_deref(), (&file, &name, &version_text), stamp);
         repository.store(snapshot);
         if let Some(replaced) = replaced {
             // Replacing a version that was stored under another file name (put there by
@@ -147,7 +146,7 @@ impl Catalog {
             }
         };
         self.storage.delete(repo, &indexed.file_name)?;
-        state.remove(name, indexed.version());
+        state.remove(name, &indexed.version);
         repository.publish(&mut state, &self.settings);
         // The package is gone and unlisted; a provenance file left behind is only litter.
         let provenance = format!("{}.prov", indexed.file_name);
