@@ -67,6 +67,9 @@ fn the_same_size_with_a_new_mtime_is_read_again() {
     std::fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
     server.start_again();
     assert_eq!(packages_read(&server), 1, "{}", server.log());
+    let index = yaml(&server.get("/team/index.yaml").text().unwrap());
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(index["entries"]["db"][0]["digest"].as_str().unwrap(), sha256_hex(&bytes));
 }
 
 #[test]

@@ -104,6 +104,29 @@ fn curl(args: &[&str]) -> (u16, String) {
     (code.trim().parse().unwrap(), body.to_string())
 }
 
+/// Uploads a `web` 1.0.0 package to repository `team` with real curl, `how` turning the
+/// package file's path into curl's arguments, and checks it is saved byte for byte.
+fn curl_saves(server: &Server, how: impl Fn(&Path) -> Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let package = ChartBuilder::new("web", "1.0.0").build();
+    let file = write_temp(dir.path(), "web-1.0.0.tgz", &package);
+    let url = server.url("/api/team/charts");
+    let args = how(&file);
+    let args: Vec<&str> = args.iter().map(String::as_str).chain([url.as_str()]).collect();
+    let (status, body) = curl(&args);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(parse(&body), serde_json::json!({"saved": true}));
+    assert_eq!(std::fs::read(server.root.join("team/web-1.0.0.tgz")).unwrap(), package);
+}
+
+/// A 409 refusal of an existing version or provenance file.
+fn assert_conflict(response: Response) {
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let answer = json(response);
+    assert_eq!(answer["error"], "file already exists");
+    assert_eq!(answer["saved"], false);
+}
+
 fn parse(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
@@ -171,13 +194,7 @@ fn first_upload_creates_the_repository() {
 #[test]
 fn raw_curl_data_binary_upload_is_saved() {
     let server = Server::start(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let package = ChartBuilder::new("web", "1.0.0").build();
-    let file = write_temp(dir.path(), "web-1.0.0.tgz", &package);
-    let (status, body) = curl(&["--data-binary", &format!("@{}", file.display()), &server.url("/api/team/charts")]);
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(parse(&body), serde_json::json!({"saved": true}));
-    assert_eq!(std::fs::read(server.root.join("team/web-1.0.0.tgz")).unwrap(), package);
+    curl_saves(&server, |file| vec!["--data-binary".into(), format!("@{}", file.display())]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -384,10 +401,7 @@ fn same_version_twice_is_409_file_already_exists() {
     let was = before(&server, "team");
     let other = ChartBuilder::new("web", "1.0.0").file("templates/extra.yaml", "kind: Secret\n").build();
     let response = server.upload("team", &other);
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    let answer = json(response);
-    assert_eq!(answer["error"], "file already exists");
-    assert_eq!(answer["saved"], false);
+    assert_conflict(response);
     assert_unchanged(&server, "team", &was);
 }
 
@@ -419,8 +433,7 @@ fn disable_force_overwrite_ignores_force() {
     let was = before(&server, "team");
     let other = ChartBuilder::new("web", "1.0.0").file("README.md", "changed\n").build();
     let response = upload_to(&server, "/api/team/charts?force", other);
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert_eq!(json(response)["error"], "file already exists");
+    assert_conflict(response);
     assert_unchanged(&server, "team", &was);
     assert_eq!(digest_in_index(&server, "team", "web", "1.0.0"), sha256_hex(&first));
 }
@@ -474,13 +487,7 @@ fn enforce_semver2_refuses_lenient_versions() {
 #[test]
 fn multipart_chart_field_upload_is_saved() {
     let server = Server::start(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let package = ChartBuilder::new("web", "1.0.0").build();
-    let file = write_temp(dir.path(), "web-1.0.0.tgz", &package);
-    let (status, body) = curl(&["-F", &format!("chart=@{}", file.display()), &server.url("/api/team/charts")]);
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(parse(&body), serde_json::json!({"saved": true}));
-    assert_eq!(std::fs::read(server.root.join("team/web-1.0.0.tgz")).unwrap(), package);
+    curl_saves(&server, |file| vec!["-F".into(), format!("chart=@{}", file.display())]);
     let index = index_of(&server, "/team/index.yaml");
     assert_eq!(index_versions(&index, "web"), ["1.0.0"]);
 }
@@ -595,10 +602,7 @@ fn minimal_provenance_is_accepted_and_twice_is_409() {
     assert_eq!(server.get("/team/charts/x-1.0.0.tgz.prov").text().unwrap(), prov);
     let was = before(&server, "team");
     let response = upload_to(&server, "/api/team/prov", prov);
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    let answer = json(response);
-    assert_eq!(answer["error"], "file already exists");
-    assert_eq!(answer["saved"], false);
+    assert_conflict(response);
     assert_unchanged(&server, "team", &was);
 }
 
@@ -753,8 +757,7 @@ fn provenance_force_overwrites_unless_disabled() {
     let first = prov_for("web", "1.0.0");
     assert_eq!(upload_to(&server, "/api/team/prov", first.clone()).status(), StatusCode::CREATED);
     let response = upload_to(&server, "/api/team/prov?force", second);
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert_eq!(json(response)["error"], "file already exists");
+    assert_conflict(response);
     assert_eq!(std::fs::read_to_string(server.root.join("team/web-1.0.0.tgz.prov")).unwrap(), first);
 }
 

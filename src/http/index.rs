@@ -61,15 +61,15 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     for value in headers.get_all(ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()) {
         for item in value.split(',') {
             let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let coding = parts.next().unwrap_or("").trim();
             let q = parts
                 .filter_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
                 .next()
                 .unwrap_or(1.0);
-            match coding.as_str() {
-                "gzip" | "x-gzip" => gzip = Some(q > 0.0),
-                "*" => any = Some(q > 0.0),
-                _ => {}
+            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                gzip = Some(q > 0.0);
+            } else if coding == "*" {
+                any = Some(q > 0.0);
             }
         }
     }
@@ -95,5 +95,6 @@ mod tests {
         assert!(accepts_gzip(&with("*")));
         assert!(!accepts_gzip(&with("*, gzip;q=0")));
         assert!(!accepts_gzip(&with("identity")));
+        assert!(accepts_gzip(&with("GZip")));
     }
 }

@@ -363,19 +363,23 @@ fn prefix_piece(empty: bool) -> &'static Piece {
 }
 
 #[cfg(test)]
-mod tests_support {
+mod tests {
+    use std::io::{Read, Write};
     use std::time::{Duration, UNIX_EPOCH};
 
+    use super::*;
     use crate::chart::ChartVersionEntry;
+    use crate::index::snapshot::{IndexSettings, RepoSnapshot};
+    use crate::index::state::RepoState;
     use crate::index::version::{FileStamp, IndexedVersion};
 
-    pub fn digest(seed: usize) -> [u8; 32] {
+    fn digest(seed: usize) -> [u8; 32] {
         let mut digest = [0; 32];
         digest[..8].copy_from_slice(&(seed as u64).to_le_bytes());
         digest
     }
 
-    pub fn version(name: &str, version: &str, seed: usize) -> IndexedVersion {
+    fn version(name: &str, version: &str, seed: usize) -> IndexedVersion {
         let entry = ChartVersionEntry {
             name: name.into(),
             version: version.into(),
@@ -389,17 +393,6 @@ mod tests_support {
         let semver = crate::chart::version::parse(version, false).unwrap();
         IndexedVersion::new(entry, semver, format!("{name}-{version}.tgz"), stamp, digest(seed), created, "charts/")
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-    use std::time::UNIX_EPOCH;
-
-    use super::tests_support::*;
-    use super::*;
-    use crate::index::snapshot::{IndexSettings, RepoSnapshot};
-    use crate::index::state::RepoState;
 
     /// A state whose segments are small, so a few hundred versions make many segments.
     fn state(names: usize, versions: usize) -> RepoState {
@@ -558,42 +551,5 @@ mod tests {
         let ratio = snapshot.index_gzip.len as f64 / one_pass;
         assert!(state.segments.list().len() > 5);
         assert!(ratio <= 1.02, "stitched gzip is {ratio:.4}x one gzip -6 pass");
-    }
-}
-
-#[cfg(test)]
-mod timing {
-    use super::tests_support::*;
-    use super::*;
-
-    /// `cargo test --release --lib segments::timing -- --ignored --nocapture`: where a
-    /// publish's time goes in a 130,000-version repository.
-    #[test]
-    #[ignore]
-    fn publish_costs_at_130k() {
-        let mut state = crate::index::state::RepoState::default();
-        for n in 0..13_000 {
-            for v in 0..10 {
-                state.insert(version(&format!("chart-{n:05}"), &format!("1.{v}.0"), n * 10 + v));
-            }
-        }
-        state.segments.refresh(&mut state.charts);
-        let rounds = 200;
-        let (mut refresh, mut assemble_time) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
-        for i in 0..rounds {
-            state.insert(version(&format!("chart-{:05}", (i * 7919) % 13_000), "9.9.9", i));
-            let t = std::time::Instant::now();
-            state.segments.refresh(&mut state.charts);
-            refresh += t.elapsed();
-            let t = std::time::Instant::now();
-            let _ = assemble(state.segments.list(), Bytes::from_static(b"generated: x\n"));
-            assemble_time += t.elapsed();
-        }
-        eprintln!(
-            "{} segments; per publish: refresh {:?}, assemble {:?}",
-            state.segments.list().len(),
-            refresh / rounds as u32,
-            assemble_time / rounds as u32
-        );
     }
 }

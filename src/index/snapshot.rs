@@ -113,7 +113,8 @@ impl RepoSnapshot {
         })
     }
 
-    /// `{ "<name>": [versions…], … }` over the charts named by `names` (all when `None`).
+    /// `{ "<name>": [versions…], … }` over the page `(offset, limit)` of chart names, or all
+    /// of them (built once per snapshot) when `None`.
     pub fn charts_json(&self, page: Option<(usize, usize)>) -> Bytes {
         match page {
             None => self.all_charts_json.get_or_init(|| charts_json(self.charts.iter())).clone(),
