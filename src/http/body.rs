@@ -2,13 +2,14 @@
 //! from storage in bounded chunks.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::Stream;
 use http_body::{Frame, SizeHint};
 use tokio_util::io::ReaderStream;
+
+use crate::index::snapshot::{Chunks, Cursor};
 
 /// Bytes a response body sends before it lets other tasks run.
 const YIELD_EVERY: usize = 64 * 1024;
@@ -17,10 +18,10 @@ pub enum Body {
     Empty,
     /// Taken on the first poll; cloning `Bytes` into it is a reference-count bump.
     Full(Option<Bytes>),
-    /// A snapshot's chunks, sent in order from `next`.
+    /// A snapshot's index, sent chunk by chunk from `cursor`.
     Chunks {
-        chunks: Arc<[Bytes]>,
-        next: usize,
+        chunks: Chunks,
+        cursor: Cursor,
         remaining: u64,
         /// Bytes sent since this body last let other tasks run.
         since_yield: usize,
@@ -36,8 +37,8 @@ impl Body {
         Body::Full(Some(bytes.into()))
     }
 
-    pub fn chunks(chunks: Arc<[Bytes]>, len: u64) -> Body {
-        Body::Chunks { chunks, next: 0, remaining: len, since_yield: 0 }
+    pub fn chunks(chunks: Chunks, len: u64) -> Body {
+        Body::Chunks { chunks, cursor: Cursor::default(), remaining: len, since_yield: 0 }
     }
 
     pub fn file(file: std::fs::File, size: u64) -> Body {
@@ -54,7 +55,7 @@ impl http_body::Body for Body {
         match self.get_mut() {
             Body::Empty => Poll::Ready(None),
             Body::Full(bytes) => Poll::Ready(bytes.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b)))),
-            Body::Chunks { chunks, next, remaining, since_yield } => {
+            Body::Chunks { chunks, cursor, remaining, since_yield } => {
                 // A big index to many clients at once: after each slice, let the other
                 // connections write too (as nginx's sendfile_max_chunk does), or the first
                 // ones served hog the socket buffers and the last ones wait seconds.
@@ -63,8 +64,7 @@ impl http_body::Body for Body {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                while let Some(chunk) = chunks.get(*next) {
-                    *next += 1;
+                while let Some(chunk) = chunks.next(cursor) {
                     if !chunk.is_empty() {
                         *remaining -= chunk.len() as u64;
                         *since_yield += chunk.len();

@@ -22,8 +22,10 @@ use crate::chart::version;
 
 /// The cache file's name inside a repository's folder.
 pub const CACHE_FILE: &str = ".charthall-index.cache";
-/// Bumped whenever the layout below or the rendering of entries changes.
-const FORMAT: u32 = 1;
+/// Bumped whenever the layout below, the rendering of entries or the way segments are
+/// compressed changes (2: 16 KiB dictionaries; a segment compressed against 32 KiB could
+/// refer to text that a later change no longer recompresses it for).
+const FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct CacheFile {
@@ -92,7 +94,7 @@ impl CacheView {
     pub fn of(state: &RepoState) -> CacheView {
         CacheView {
             charts: state.charts.clone(),
-            segments: state.segments.list().to_vec(),
+            segments: state.segments.list().iter().cloned().collect(),
             broken: state.broken.iter().map(|(file, stamp)| (file.clone(), *stamp)).collect(),
         }
     }

@@ -7,6 +7,7 @@
 //!    └── upload/delete ─┘
 //! ```
 
+pub mod blocks;
 pub mod cache;
 pub mod catalog;
 pub mod crc;

@@ -10,15 +10,15 @@ use std::time::SystemTime;
 use bytes::{BufMut, Bytes, BytesMut};
 use hyper::header::HeaderValue;
 
+use super::blocks::Block;
 use super::segments::{self, Assembled};
 use super::state::{Charts, RepoState};
 
 /// One encoding of the index with its validator.
 #[derive(Debug)]
 pub struct Representation {
-    /// The body, as the chunks that are sent one after another (cloning is a
-    /// reference-count bump per chunk; nothing is copied).
-    pub chunks: Arc<[Bytes]>,
+    /// The body; cloning it for a response is a few reference-count bumps.
+    pub chunks: Chunks,
     pub len: u64,
     /// Strong ETag, distinct per encoding: CRC32 and length of the bytes sent.
     pub etag: HeaderValue,
@@ -36,7 +36,83 @@ impl Representation {
 
     /// The whole body in one buffer (tests and tools; the server sends the chunks).
     pub fn to_vec(&self) -> Vec<u8> {
-        self.chunks.iter().flat_map(|c| c.iter().copied()).collect()
+        self.chunks.to_vec()
+    }
+}
+
+/// Below this size an encoding is kept in one buffer: a small index is then one write,
+/// and copying it at publish costs next to nothing.
+const FLAT_MAX: u64 = 128 * 1024;
+
+/// The bytes of one encoding, in the order they are sent.
+#[derive(Debug, Clone)]
+pub enum Chunks {
+    /// A small index, whole.
+    Flat(Bytes),
+    /// `head`, then each segment's text (or deflate stream), then `tail`.
+    Segments { head: Bytes, blocks: Arc<[Arc<Block>]>, tail: Bytes, deflate: bool },
+}
+
+/// Where a body is in its `Chunks`.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Cursor {
+    #[default]
+    Head,
+    Segment { block: usize, at: usize },
+    Tail,
+    Done,
+}
+
+impl Chunks {
+    /// The chunks of `len` bytes: `head`, the blocks' segments, `tail`; flattened if small.
+    pub fn blocks(head: Bytes, blocks: Arc<[Arc<Block>]>, tail: Bytes, deflate: bool, len: u64) -> Chunks {
+        let chunks = Chunks::Segments { head, blocks, tail, deflate };
+        if len > FLAT_MAX {
+            return chunks;
+        }
+        Chunks::Flat(Bytes::from(chunks.to_vec()))
+    }
+
+    /// The chunk at `cursor`, moving it on; `None` at the end.
+    pub fn next(&self, cursor: &mut Cursor) -> Option<Bytes> {
+        let (head, blocks, tail, deflate) = match self {
+            Chunks::Flat(whole) => {
+                let first = matches!(cursor, Cursor::Head);
+                *cursor = Cursor::Done;
+                return first.then(|| whole.clone());
+            }
+            Chunks::Segments { head, blocks, tail, deflate } => (head, blocks, tail, *deflate),
+        };
+        loop {
+            match *cursor {
+                Cursor::Head => {
+                    *cursor = Cursor::Segment { block: 0, at: 0 };
+                    return Some(head.clone());
+                }
+                Cursor::Segment { block, at } => match blocks.get(block).map(|b| b.segments.get(at)) {
+                    None => *cursor = Cursor::Tail,
+                    Some(None) => *cursor = Cursor::Segment { block: block + 1, at: 0 },
+                    Some(Some(segment)) => {
+                        *cursor = Cursor::Segment { block, at: at + 1 };
+                        let piece = &segment.piece;
+                        return Some(if deflate { piece.deflate.clone() } else { piece.text.clone() });
+                    }
+                },
+                Cursor::Tail => {
+                    *cursor = Cursor::Done;
+                    return Some(tail.clone());
+                }
+                Cursor::Done => return None,
+            }
+        }
+    }
+
+    fn to_vec(&self) -> Vec<u8> {
+        let (mut out, mut cursor) = (Vec::new(), Cursor::default());
+        while let Some(chunk) = self.next(&mut cursor) {
+            out.extend_from_slice(&chunk);
+        }
+        out
     }
 }
 

@@ -26,6 +26,11 @@ impl Chart {
         Chart { key: Bytes::from(format!("  {}:\n", super::snapshot::yaml_scalar(name))), versions }
     }
 
+    /// Bytes of this chart's part of the index.
+    pub fn text_len(&self) -> usize {
+        self.key.len() + self.versions.iter().map(|v| v.yaml.len()).sum::<usize>()
+    }
+
     /// The version whose text is exactly `version`.
     pub fn get(&self, version: &str) -> Option<&Arc<IndexedVersion>> {
         self.versions.iter().find(|v| v.version == version)
