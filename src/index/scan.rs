@@ -87,6 +87,9 @@ fn apply(
     results: Vec<(ObjectInfo, Result<IndexedVersion, String>)>,
 ) -> bool {
     let Plan { read, remove, present } = plan;
+    if state.files.is_empty() && state.broken.is_empty() && remove.is_empty() {
+        return fill(state, repository, present, results);
+    }
     let mut changed = false;
     for (file, stamp) in remove {
         if state.stamp_of(&file) == Some(stamp) {
@@ -125,6 +128,45 @@ fn apply(
         state.insert(version);
         changed = true;
     }
+    state.broken.retain(|file, _| present.contains(file));
+    changed
+}
+
+/// `apply` for a first scan: nothing is indexed yet, so every version goes in at once.
+fn fill(
+    state: &mut RepoState,
+    repository: &Repository,
+    present: HashSet<String>,
+    results: Vec<(ObjectInfo, Result<IndexedVersion, String>)>,
+) -> bool {
+    let mut versions = Vec::with_capacity(results.len());
+    for (object, result) in results {
+        match result {
+            Ok(version) => versions.push(version),
+            Err(problem) => {
+                tracing::warn!(repo = %repository.name, file = %object.name, %problem, "skipping a file that is not a valid chart package");
+                state.broken.insert(object.name, FileStamp { size: object.size, modified: object.modified });
+            }
+        }
+    }
+    // Two files holding one version: keep the one named as an upload would name it.
+    let upload_named = |v: &IndexedVersion| v.file_name == file_name(&v.name, &v.version);
+    versions.sort_unstable_by(|a, b| {
+        (&a.name, &a.version).cmp(&(&b.name, &b.version)).then_with(|| upload_named(b).cmp(&upload_named(a)))
+    });
+    let mut kept: Vec<IndexedVersion> = Vec::with_capacity(versions.len());
+    for version in versions {
+        match kept.last() {
+            Some(other) if other.name == version.name && other.version == version.version => {
+                tracing::warn!(repo = %repository.name, file = %version.file_name, indexed = %other.file_name,
+                    "skipping a package whose chart version is already indexed from another file");
+                state.broken.insert(version.file_name.clone(), version.stamp);
+            }
+            _ => kept.push(version),
+        }
+    }
+    let changed = !kept.is_empty();
+    state.fill(kept);
     state.broken.retain(|file, _| present.contains(file));
     changed
 }

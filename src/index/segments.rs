@@ -26,7 +26,6 @@ use super::blocks::Blocks;
 use super::crc::CrcPart;
 use super::snapshot::Chunks;
 use super::state::{Chart, Charts};
-use super::version::IndexedVersion;
 
 /// What the index starts with, with entries and without.
 pub const PREFIX: &[u8] = b"apiVersion: v1\nentries:\n";
@@ -82,6 +81,8 @@ pub struct Segment {
 pub struct Segments {
     list: Blocks,
     dirty: BTreeSet<String>,
+    /// Everything changed (a first scan): rebuild without naming every chart.
+    all_dirty: bool,
     target: usize,
 }
 
@@ -93,7 +94,7 @@ impl Default for Segments {
 
 impl Segments {
     pub fn with_target(target: usize) -> Segments {
-        Segments { list: Blocks::default(), dirty: BTreeSet::new(), target }
+        Segments { list: Blocks::default(), dirty: BTreeSet::new(), all_dirty: false, target }
     }
 
     /// Segments read back from the start-up cache, consistent with the charts read with
@@ -104,6 +105,13 @@ impl Segments {
 
     pub fn list(&self) -> &Blocks {
         &self.list
+    }
+
+    /// Notes that every chart changed: the next refresh rebuilds all segments.
+    pub fn mark_all(&mut self) {
+        self.list = Blocks::default();
+        self.dirty.clear();
+        self.all_dirty = true;
     }
 
     /// Notes that a chart was added, changed or removed.
@@ -117,15 +125,13 @@ impl Segments {
     /// every rebuilt segment are replaced by copies whose YAML points into the segment's
     /// text, so the old buffers are freed and the index text is held once.
     pub fn refresh(&mut self, charts: &mut Charts) {
-        if self.dirty.is_empty() {
+        if self.dirty.is_empty() && !self.all_dirty {
             return;
         }
         let dirty = std::mem::take(&mut self.dirty);
         // Many changes (a start-up, a big rescan): rebuilding is simpler and no slower.
-        if self.list.is_empty() || dirty.len() > self.list.len() / 2 {
-            let cuts = cut(charts.iter(), self.target);
-            self.list = Blocks::new(compress_all(&cuts).into_iter().map(Arc::new).collect());
-            repoint(charts, cuts);
+        if std::mem::take(&mut self.all_dirty) || self.list.is_empty() || dirty.len() > self.list.len() / 2 {
+            self.rebuild(charts);
             return;
         }
         let touched: BTreeSet<usize> = dirty.iter().map(|name| self.locate(name)).collect();
@@ -133,6 +139,22 @@ impl Segments {
         for (start, end) in ranges(&touched).into_iter().rev() {
             self.resegment(charts, start, end);
         }
+    }
+
+    /// Renders, cuts and compresses every chart on all cores. The charts are split into one
+    /// run per thread; each thread cuts its run and re-points its charts into the text (in
+    /// place: at start-up nothing else holds them), then every segment is compressed.
+    fn rebuild(&mut self, charts: &mut Charts) {
+        let mut all: Vec<(String, Arc<Chart>)> = std::mem::take(charts).into_iter().collect();
+        let per_thread = all.len().div_ceil(threads_for(all.len() / 256)).max(1);
+        let target = self.target;
+        let cuts: Vec<Cut> = std::thread::scope(|scope| {
+            let workers: Vec<_> =
+                all.chunks_mut(per_thread).map(|run| scope.spawn(move || cut(run, target))).collect();
+            workers.into_iter().flat_map(|w| w.join().expect("cutting worker")).collect()
+        });
+        self.list = Blocks::new(compress_all(&cuts).into_iter().map(Arc::new).collect());
+        *charts = all.into_iter().collect();
     }
 
     /// The segment whose range holds `name`.
@@ -153,14 +175,20 @@ impl Segments {
                 Some(next) => Bound::Excluded(next.first.clone()),
                 None => Bound::Unbounded,
             };
-            let size: usize = charts.range((lower.clone(), upper.clone())).map(|(_, chart)| chart.text_len()).sum();
+            let mut run: Vec<(String, Arc<Chart>)> =
+                charts.range((lower, upper)).map(|(name, chart)| (name.clone(), chart.clone())).collect();
+            let size: usize = run.iter().map(|(_, chart)| chart.text_len()).sum();
             if size < self.target / MERGE_BELOW && end + 1 < self.list.len() {
                 end += 1; // too small to stand alone: take in the next segment
                 continue;
             }
             // Split only past 1.5 × target, into parts of about equal size.
             let parts = ((size + self.target / 2) / self.target).max(1);
-            break cut(charts.range((lower, upper)), size.div_ceil(parts));
+            let cuts = cut(&mut run, size.div_ceil(parts));
+            for (name, chart) in run {
+                charts.insert(name, chart);
+            }
+            break cuts;
         };
         let mut previous = match start {
             0 => Bytes::from_static(PREFIX),
@@ -172,7 +200,6 @@ impl Segments {
             previous = piece.text.clone();
             replacement.push(Arc::new(Segment { first: cut.first.clone(), piece }));
         }
-        repoint(charts, cuts);
         let after = start + replacement.len();
         // The next segment's dictionary is the end of the text before it: unchanged when
         // the change happened earlier in the range, and then it need not be compressed again.
@@ -199,8 +226,7 @@ fn tail(text: &[u8]) -> &[u8] {
 /// Compresses freshly cut texts into segments, on all cores.
 fn compress_all(cuts: &[Cut]) -> Vec<Segment> {
     // Threads pay off only for a big rebuild (a start-up); a small repository is one segment.
-    let threads = if cuts.len() < 16 { 1 } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
-    let per_thread = cuts.len().div_ceil(threads).max(1);
+    let per_thread = cuts.len().div_ceil(threads_for(cuts.len() / 16)).max(1);
     let previous = |i: usize| if i == 0 { Bytes::from_static(PREFIX) } else { cuts[i - 1].text.clone() };
     let compress = |first: usize, part: &[Cut]| -> Vec<Segment> {
         part.iter()
@@ -211,7 +237,7 @@ fn compress_all(cuts: &[Cut]) -> Vec<Segment> {
             })
             .collect()
     };
-    if threads == 1 {
+    if per_thread >= cuts.len() {
         return compress(0, cuts);
     }
     std::thread::scope(|scope| {
@@ -227,69 +253,55 @@ fn compress_all(cuts: &[Cut]) -> Vec<Segment> {
     })
 }
 
-/// One segment's text, freshly rendered, with copies of its charts pointing into it.
+/// Threads worth starting for `units` of work: one per core, but none for a little work.
+fn threads_for(units: usize) -> usize {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    units.clamp(1, cores)
+}
+
+/// One segment's text, freshly rendered.
 struct Cut {
     first: String,
     text: Bytes,
-    charts: Vec<(String, Arc<Chart>)>,
 }
 
-/// Renders charts in order, cutting after a chart once the text reaches `target`.
-fn cut<'a>(charts: impl Iterator<Item = (&'a String, &'a Arc<Chart>)>, target: usize) -> Vec<Cut> {
+/// Renders `run` (consecutive charts) into texts, cutting after a chart once a text reaches
+/// `target`, and re-points each chart's key and versions at the text written for it (in
+/// place when nothing else holds the chart, else on a copy).
+fn cut(run: &mut [(String, Arc<Chart>)], target: usize) -> Vec<Cut> {
     let mut cuts = Vec::new();
-    // The charts written into `text` so far, with the offset each starts at.
-    let mut pending: Vec<(&String, &Arc<Chart>, usize)> = Vec::new();
-    let mut text: Vec<u8> = Vec::new();
-    for (name, chart) in charts {
-        if pending.is_empty() {
-            text = Vec::with_capacity(target + target / 4);
+    let mut start = 0;
+    while start < run.len() {
+        let mut text: Vec<u8> = Vec::with_capacity(target + target / 4);
+        let mut end = start;
+        while end < run.len() && (end == start || text.len() < target) {
+            let chart = &run[end].1;
+            text.extend_from_slice(&chart.key);
+            chart.versions.iter().for_each(|version| text.extend_from_slice(&version.yaml));
+            end += 1;
         }
-        pending.push((name, chart, text.len()));
-        text.extend_from_slice(&chart.key);
-        for version in &chart.versions {
-            text.extend_from_slice(&version.yaml);
+        let text = Bytes::from(text);
+        let mut at = 0;
+        for (_, chart) in &mut run[start..end] {
+            at = point_into(Arc::make_mut(chart), &text, at);
         }
-        if text.len() >= target {
-            cuts.push(finish_cut(&mut pending, std::mem::take(&mut text)));
-        }
-    }
-    if !pending.is_empty() {
-        cuts.push(finish_cut(&mut pending, text));
+        cuts.push(Cut { first: run[start].0.clone(), text });
+        start = end;
     }
     cuts
 }
 
-fn finish_cut(pending: &mut Vec<(&String, &Arc<Chart>, usize)>, text: Vec<u8>) -> Cut {
-    let text = Bytes::from(text);
-    let charts: Vec<(String, Arc<Chart>)> =
-        pending.drain(..).map(|(name, chart, at)| (name.clone(), Arc::new(slice_chart(chart, &text, at)))).collect();
-    Cut { first: charts[0].0.clone(), text, charts }
-}
-
-/// A copy of `chart` whose key and versions are slices of `text`, where it was written
-/// at offset `at`.
-fn slice_chart(chart: &Chart, text: &Bytes, mut at: usize) -> Chart {
-    let key = text.slice(at..at + chart.key.len());
+/// Makes `chart`'s key and versions slices of `text`, where it was written at offset `at`;
+/// returns the offset after it.
+fn point_into(chart: &mut Chart, text: &Bytes, mut at: usize) -> usize {
+    chart.key = text.slice(at..at + chart.key.len());
     at += chart.key.len();
-    let versions = chart
-        .versions
-        .iter()
-        .map(|version| {
-            let yaml = text.slice(at..at + version.yaml.len());
-            at += version.yaml.len();
-            Arc::new(IndexedVersion { yaml, ..IndexedVersion::clone(version) })
-        })
-        .collect();
-    Chart { key, versions }
-}
-
-/// Puts the re-pointed charts of `cuts` into the map.
-fn repoint(charts: &mut Charts, cuts: Vec<Cut>) {
-    for cut in cuts {
-        for (name, chart) in cut.charts {
-            charts.insert(name, chart);
-        }
+    for version in &mut chart.versions {
+        let yaml = text.slice(at..at + version.yaml.len());
+        at += yaml.len();
+        Arc::make_mut(version).yaml = yaml;
     }
+    at
 }
 
 /// Runs of consecutive indices, as inclusive `(start, end)`.

@@ -114,6 +114,29 @@ impl RepoState {
         replaced
     }
 
+    /// Fills an empty state with many versions at once (a first scan): each chart is built
+    /// once, not once per version. `versions` must not hold a name and version twice.
+    pub fn fill(&mut self, mut versions: Vec<IndexedVersion>) {
+        assert!(self.charts.is_empty() && self.files.is_empty(), "fill is for an empty state");
+        versions.sort_unstable_by(|a, b| a.name.cmp(&b.name).then_with(|| newest_first(&a.semver, &b.semver)));
+        self.files.reserve(versions.len());
+        let mut charts: Vec<(String, Arc<Chart>)> = Vec::new();
+        let mut group: Vec<Arc<IndexedVersion>> = Vec::new();
+        let mut versions = versions.into_iter().peekable();
+        while let Some(version) = versions.next() {
+            self.files.insert(version.file_name.clone(), (version.name.clone(), version.version.clone()));
+            let last_of_chart = versions.peek().is_none_or(|next| next.name != version.name);
+            let name = last_of_chart.then(|| version.name.clone());
+            group.push(Arc::new(version));
+            if let Some(name) = name {
+                let chart = Chart::new(&name, std::mem::take(&mut group));
+                charts.push((name, Arc::new(chart)));
+            }
+        }
+        self.charts = charts.into_iter().collect();
+        self.segments.mark_all();
+    }
+
     /// Removes one version; a chart with no versions left leaves the index.
     pub fn remove(&mut self, name: &str, version: &str) -> Option<Arc<IndexedVersion>> {
         let chart = self.charts.get(name)?;
