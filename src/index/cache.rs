@@ -24,8 +24,9 @@ use crate::chart::version;
 pub const CACHE_FILE: &str = ".charthall-index.cache";
 /// Bumped whenever the layout below, the rendering of entries or the way segments are
 /// compressed changes (2: 16 KiB dictionaries; a segment compressed against 32 KiB could
-/// refer to text that a later change no longer recompresses it for).
-const FORMAT: u32 = 2;
+/// refer to text that a later change no longer recompresses it for; 3: entries rendered
+/// by `render`).
+const FORMAT: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct CacheFile {

@@ -11,6 +11,7 @@ pub mod blocks;
 pub mod cache;
 pub mod catalog;
 pub mod crc;
+pub mod render;
 pub mod repository;
 pub mod scan;
 pub mod segments;

@@ -51,7 +51,7 @@ impl IndexedVersion {
         entry.digest = hex::encode(digest);
         entry.created = humantime::format_rfc3339_nanos(created).to_string();
         IndexedVersion {
-            yaml: render_yaml_item(&entry),
+            yaml: Bytes::from(super::render::version_item(&entry)),
             name: entry.name,
             version: entry.version,
             semver,
@@ -77,27 +77,6 @@ impl IndexedVersion {
     pub fn json(&self) -> Vec<u8> {
         serde_json::to_vec(&self.entry()).expect("a chart entry serializes to JSON")
     }
-}
-
-/// `- key: value` lines at the depth of a version under `entries.<name>`.
-fn render_yaml_item(entry: &ChartVersionEntry) -> Bytes {
-    let yaml = serde_yaml::to_string(entry).expect("a chart entry always serializes to YAML");
-    let mut out = String::with_capacity(yaml.len() + 8 * yaml.lines().count());
-    for (i, line) in yaml.lines().enumerate() {
-        out.push_str(if i == 0 { "  - " } else { "    " });
-        // Helm's own index quotes the timestamp; a plain one is a YAML timestamp to some
-        // parsers, not a string.
-        match line.strip_prefix("created: ") {
-            Some(value) if !value.starts_with('"') && !value.starts_with('\'') => {
-                out.push_str("created: \"");
-                out.push_str(value);
-                out.push('"');
-            }
-            _ => out.push_str(line),
-        }
-        out.push('\n');
-    }
-    Bytes::from(out)
 }
 
 #[cfg(test)]
