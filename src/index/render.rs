@@ -60,11 +60,17 @@ pub fn version_item(entry: &ChartVersionEntry) -> String {
 }
 
 /// The item being written; each line is indented for its place in the index.
-#[derive(Default)]
 struct Item {
     text: String,
     /// Whether the next line starts a sequence item of the top-level list (`  - `).
     started: bool,
+}
+
+impl Default for Item {
+    fn default() -> Self {
+        // Most entries are 400-800 bytes: one allocation, seldom grown.
+        Item { text: String::with_capacity(768), started: false }
+    }
 }
 
 impl Item {
@@ -185,6 +191,22 @@ fn text(value: &Option<String>) -> Option<Value<'_>> {
     value.as_deref().map(Value::Text)
 }
 
+/// `  <name>:` — a chart's key line under `entries:`.
+pub fn chart_key(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 8);
+    out.push_str("  ");
+    scalar(&mut out, name);
+    out.push_str(":\n");
+    out
+}
+
+/// `value` as a YAML scalar that reads back as exactly that string.
+pub fn yaml_scalar(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    scalar(&mut out, value);
+    out
+}
+
 /// Writes `value` as a YAML scalar that reads back as exactly that string.
 fn scalar(out: &mut String, value: &str) {
     if is_plain_safe(value) {
@@ -228,18 +250,25 @@ fn is_plain_safe(value: &str) -> bool {
 /// byte-order mark) as `\uXXXX`.
 fn double_quoted(out: &mut String, value: &str) {
     out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' => {
-                write!(out, "\\u{:04x}", c as u32).expect("writing to a String");
-            }
-            c => out.push(c),
+    let mut run = 0; // start of the text not yet written
+    for (at, c) in value.char_indices() {
+        let escape = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\t' => "\\t",
+            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' => "",
+            _ => continue,
+        };
+        out.push_str(&value[run..at]);
+        run = at + c.len_utf8();
+        if escape.is_empty() {
+            write!(out, "\\u{:04x}", c as u32).expect("writing to a String");
+        } else {
+            out.push_str(escape);
         }
     }
+    out.push_str(&value[run..]);
     out.push('"');
 }
 

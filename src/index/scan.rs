@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use super::catalog::Catalog;
 use super::repository::Repository;
@@ -34,8 +34,16 @@ struct Plan {
 pub fn sync(catalog: &Catalog, repositories: &[Arc<Repository>]) -> io::Result<()> {
     let mut plans = Vec::with_capacity(repositories.len());
     for repository in repositories {
-        let listing = catalog.storage.list(&repository.name)?;
-        plans.push(plan(&repository.lock(), listing));
+        let state = repository.lock();
+        // Nothing indexed yet: every package will be read, and the read tells its size and
+        // time, so the listing need not stat each file first.
+        let listing = if state.files.is_empty() && state.broken.is_empty() {
+            let names = catalog.storage.list_names(&repository.name)?;
+            names.into_iter().map(|name| ObjectInfo { name, size: 0, modified: UNIX_EPOCH }).collect()
+        } else {
+            catalog.storage.list(&repository.name)?
+        };
+        plans.push(plan(&state, listing));
     }
     let jobs: Vec<(usize, ObjectInfo)> = plans
         .iter()
@@ -192,7 +200,7 @@ fn read_all(catalog: &Catalog, repositories: &[Arc<Repository>], jobs: Vec<(usiz
             scope.spawn(move || {
                 for batch in job_rx {
                     let done = batch.into_iter().map(|(i, object)| {
-                        let result = read_version(storage, &repositories[i], &object, strict);
+                        let (object, result) = read_version(storage, &repositories[i], object, strict);
                         (i, object, result)
                     });
                     if done_tx.send(done.collect()).is_err() {
@@ -229,18 +237,25 @@ fn read_all(catalog: &Catalog, repositories: &[Arc<Repository>], jobs: Vec<(usiz
 const BATCH: usize = 64;
 
 /// Reads, checks, hashes and renders one package found in storage. Rendering happens here,
-/// on the workers, so start-up renders on every core.
+/// on the workers, so start-up renders on every core. Returns the object as it was read
+/// (its size and time then), or as listed if it could not be read.
 fn read_version(
     storage: &dyn Storage,
     repository: &Repository,
-    object: &ObjectInfo,
+    listed: ObjectInfo,
     strict: bool,
-) -> Result<IndexedVersion, String> {
-    let bytes = storage.read(&repository.name, &object.name).map_err(|e| format!("cannot read: {e}"))?;
-    let read = package::read_with_digest(&bytes, Keep::ChartYaml, strict)?;
+) -> (ObjectInfo, Result<IndexedVersion, String>) {
+    let (bytes, object) = match storage.read_object(&repository.name, &listed.name) {
+        Ok(read) => read,
+        Err(e) => return (listed, Err(format!("cannot read: {e}"))),
+    };
+    let read = match package::read_with_digest(&bytes, Keep::ChartYaml, strict) {
+        Ok(read) => read,
+        Err(problem) => return (object, Err(problem)),
+    };
     let stamp = FileStamp { size: object.size, modified: object.modified };
     let package = read.package;
-    Ok(IndexedVersion::new(
+    let version = IndexedVersion::new(
         package.metadata,
         package.version,
         object.name.clone(),
@@ -248,5 +263,6 @@ fn read_version(
         read.digest,
         object.modified,
         &repository.url_prefix,
-    ))
+    );
+    (object, Ok(version))
 }

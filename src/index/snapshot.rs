@@ -154,7 +154,7 @@ impl IndexSettings {
         if self.context_path.is_empty() {
             "serverInfo: {}\n".into()
         } else {
-            format!("serverInfo:\n  contextPath: {}\n", yaml_scalar(&self.context_path))
+            format!("serverInfo:\n  contextPath: {}\n", super::render::yaml_scalar(&self.context_path))
         }
     }
 }
@@ -212,9 +212,4 @@ fn charts_json<'a>(charts: impl Iterator<Item = (&'a String, &'a Arc<super::stat
     }
     out.put_u8(b'}');
     out.freeze()
-}
-
-/// A string as a YAML scalar, quoted when plain text would read as something else.
-pub fn yaml_scalar(text: &str) -> String {
-    serde_yaml::to_string(text).expect("a string serializes").trim_end().to_string()
 }

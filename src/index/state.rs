@@ -23,7 +23,7 @@ pub struct Chart {
 
 impl Chart {
     pub fn new(name: &str, versions: Vec<Arc<IndexedVersion>>) -> Chart {
-        Chart { key: Bytes::from(format!("  {}:\n", super::snapshot::yaml_scalar(name))), versions }
+        Chart { key: Bytes::from(super::render::chart_key(name)), versions }
     }
 
     /// Bytes of this chart's part of the index.

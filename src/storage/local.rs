@@ -3,7 +3,7 @@
 //! existing folder is served as it is.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -112,6 +112,29 @@ impl Storage for LocalStorage {
             }
         }
         Ok(objects)
+    }
+
+    fn list_names(&self, repo: &str) -> io::Result<Vec<String>> {
+        let Some(entries) = not_found_is_none(fs::read_dir(self.dir(repo)))? else {
+            return Ok(Vec::new());
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // The entry's type comes with the listing (as in `list`, links are not followed).
+            if is_chart_object(&name) && entry.file_type()?.is_file() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    fn read_object(&self, repo: &str, name: &str) -> io::Result<(Bytes, ObjectInfo)> {
+        let (file, info) = self.open(repo, name)?;
+        let mut bytes = Vec::with_capacity(info.size as usize);
+        file.take(info.size).read_to_end(&mut bytes)?;
+        Ok((Bytes::from(bytes), info))
     }
 
     fn stat(&self, repo: &str, name: &str) -> io::Result<Option<ObjectInfo>> {

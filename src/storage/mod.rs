@@ -29,8 +29,18 @@ pub trait Storage: Send + Sync + 'static {
     /// The chart packages (`*.tgz`) and provenance files of a repository; an absent
     /// repository lists nothing.
     fn list(&self, repo: &str) -> io::Result<Vec<ObjectInfo>>;
+    /// The names [`Storage::list`] gives, without sizes and times: cheap enough (a local
+    /// folder needs no stat per file) for a first scan to start reading at once.
+    fn list_names(&self, repo: &str) -> io::Result<Vec<String>> {
+        Ok(self.list(repo)?.into_iter().map(|object| object.name).collect())
+    }
     fn stat(&self, repo: &str, name: &str) -> io::Result<Option<ObjectInfo>>;
     fn read(&self, repo: &str, name: &str) -> io::Result<Bytes>;
+    /// An object's bytes with the size and time they were read at.
+    fn read_object(&self, repo: &str, name: &str) -> io::Result<(Bytes, ObjectInfo)> {
+        let info = self.stat(repo, name)?.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        Ok((self.read(repo, name)?, info))
+    }
     /// Opens an object for streaming to a client.
     fn open(&self, repo: &str, name: &str) -> io::Result<(std::fs::File, ObjectInfo)>;
     /// Writes a whole object so that it is durable when this returns and a crash never
