@@ -6,7 +6,7 @@
 //! pool of worker threads fed by a crossbeam channel, so start-up runs at disk speed
 //! while memory holds only `workers` packages at a time.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -16,6 +16,7 @@ use super::repository::Repository;
 use super::state::RepoState;
 use super::version::{FileStamp, IndexedVersion};
 use crate::chart::metadata::file_name;
+use crate::chart::version::newest_first;
 use crate::chart::package::{self, Keep};
 use crate::storage::{ObjectInfo, Storage};
 
@@ -52,9 +53,7 @@ pub fn sync(catalog: &Catalog, repositories: &[Arc<Repository>]) -> io::Result<(
         .collect();
     let mut results: Vec<Vec<(ObjectInfo, Result<IndexedVersion, String>)>> =
         plans.iter().map(|plan| Vec::with_capacity(plan.read.len())).collect();
-    for (i, object, result) in read_all(catalog, repositories, jobs) {
-        results[i].push((object, result));
-    }
+    read_all(catalog, repositories, jobs, |(i, object, result)| results[i].push((object, result)));
     for ((repository, plan), results) in repositories.iter().zip(plans).zip(results) {
         let mut state = repository.lock();
         if apply(&mut state, repository, plan, results) {
@@ -147,31 +146,46 @@ fn fill(
     present: HashSet<String>,
     results: Vec<(ObjectInfo, Result<IndexedVersion, String>)>,
 ) -> bool {
-    let mut versions = Vec::with_capacity(results.len());
+    // Grouped by chart through a hash map: sorting 130,000 versions scattered over the
+    // heap was cache misses all the way; sorting 13,000 names and then each chart's few
+    // versions is not.
+    let mut by_name: HashMap<String, Vec<IndexedVersion>> = HashMap::new();
     for (object, result) in results {
         match result {
-            Ok(version) => versions.push(version),
+            Ok(version) => match by_name.get_mut(&version.name) {
+                Some(versions) => versions.push(version),
+                None => drop(by_name.insert(version.name.clone(), vec![version])),
+            },
             Err(problem) => {
                 tracing::warn!(repo = %repository.name, file = %object.name, %problem, "skipping a file that is not a valid chart package");
                 state.broken.insert(object.name, FileStamp { size: object.size, modified: object.modified });
             }
         }
     }
-    // Two files holding one version: keep the one named as an upload would name it.
+    let mut charts: Vec<(String, Vec<IndexedVersion>)> = by_name.into_iter().collect();
+    charts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let upload_named = |v: &IndexedVersion| v.file_name == file_name(&v.name, &v.version);
-    versions.sort_unstable_by(|a, b| {
-        (&a.name, &a.version).cmp(&(&b.name, &b.version)).then_with(|| upload_named(b).cmp(&upload_named(a)))
-    });
-    let mut kept: Vec<IndexedVersion> = Vec::with_capacity(versions.len());
-    for version in versions {
-        match kept.last() {
-            Some(other) if other.name == version.name && other.version == version.version => {
-                tracing::warn!(repo = %repository.name, file = %version.file_name, indexed = %other.file_name,
-                    "skipping a package whose chart version is already indexed from another file");
-                state.broken.insert(version.file_name.clone(), version.stamp);
+    let mut kept: Vec<(String, Vec<Arc<IndexedVersion>>)> = Vec::with_capacity(charts.len());
+    for (name, mut versions) in charts {
+        // Newest first; two files holding one version end up side by side, the one named
+        // as an upload would name it first, and only that one is kept.
+        versions.sort_by(|a, b| {
+            newest_first(&a.semver, &b.semver)
+                .then_with(|| a.version.cmp(&b.version))
+                .then_with(|| upload_named(b).cmp(&upload_named(a)))
+        });
+        let mut chart: Vec<Arc<IndexedVersion>> = Vec::with_capacity(versions.len());
+        for version in versions {
+            match chart.last() {
+                Some(other) if other.version == version.version => {
+                    tracing::warn!(repo = %repository.name, file = %version.file_name, indexed = %other.file_name,
+                        "skipping a package whose chart version is already indexed from another file");
+                    state.broken.insert(version.file_name.clone(), version.stamp);
+                }
+                _ => chart.push(Arc::new(version)),
             }
-            _ => kept.push(version),
         }
+        kept.push((name, chart));
     }
     let changed = !kept.is_empty();
     state.fill(kept);
@@ -179,15 +193,25 @@ fn fill(
     changed
 }
 
+/// A package read by a worker: its repository's index in the scan, the object as read,
+/// and the version or why it is none.
 type ReadResult = (usize, ObjectInfo, Result<IndexedVersion, String>);
 
-/// Reads `jobs` on `catalog.workers` threads; logs progress on big scans.
-fn read_all(catalog: &Catalog, repositories: &[Arc<Repository>], jobs: Vec<(usize, ObjectInfo)>) -> Vec<ReadResult> {
+/// Reads `jobs` on `catalog.workers` threads and hands each result to `take` on this
+/// thread as it arrives (sorting results out while the workers read); logs progress on
+/// big scans.
+fn read_all(
+    catalog: &Catalog,
+    repositories: &[Arc<Repository>],
+    jobs: Vec<(usize, ObjectInfo)>,
+    mut take: impl FnMut(ReadResult),
+) {
     let total = jobs.len();
     if total == 0 {
-        return Vec::new();
+        return;
     }
     let started = Instant::now();
+    tracing::info!(packages = total, workers = catalog.workers, "reading packages");
     let storage: &dyn Storage = &*catalog.storage;
     let strict = catalog.settings.strict_semver;
     // Work travels in batches: one channel operation per package made start-up spend a
@@ -218,18 +242,18 @@ fn read_all(catalog: &Catalog, repositories: &[Arc<Repository>], jobs: Vec<(usiz
                 }
             }
         });
-        let mut results = Vec::with_capacity(total);
+        let mut done = 0;
         let mut last_report = Instant::now();
         for batch in done_rx {
-            results.extend(batch);
+            done += batch.len();
+            batch.into_iter().for_each(&mut take);
             if last_report.elapsed() > Duration::from_secs(2) {
                 last_report = Instant::now();
-                let rate = results.len() as f64 / started.elapsed().as_secs_f64();
-                tracing::info!(done = results.len(), total, rate = format!("{rate:.0}/s"), "reading packages");
+                let rate = done as f64 / started.elapsed().as_secs_f64();
+                tracing::info!(done, total, rate = format!("{rate:.0}/s"), "reading packages");
             }
         }
         tracing::info!(packages = total, seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "read packages");
-        results
     })
 }
 

@@ -114,26 +114,23 @@ impl RepoState {
         replaced
     }
 
-    /// Fills an empty state with many versions at once (a first scan): each chart is built
-    /// once, not once per version. `versions` must not hold a name and version twice.
-    pub fn fill(&mut self, mut versions: Vec<IndexedVersion>) {
+    /// Fills an empty state with many charts at once (a first scan): each chart is built
+    /// once, not once per version. `charts` come in name order, each with its versions
+    /// newest first, no version twice.
+    pub fn fill(&mut self, charts: Vec<(String, Vec<Arc<IndexedVersion>>)>) {
         assert!(self.charts.is_empty() && self.files.is_empty(), "fill is for an empty state");
-        versions.sort_unstable_by(|a, b| a.name.cmp(&b.name).then_with(|| newest_first(&a.semver, &b.semver)));
-        self.files.reserve(versions.len());
-        let mut charts: Vec<(String, Arc<Chart>)> = Vec::new();
-        let mut group: Vec<Arc<IndexedVersion>> = Vec::new();
-        let mut versions = versions.into_iter().peekable();
-        while let Some(version) = versions.next() {
+        self.files.reserve(charts.iter().map(|(_, versions)| versions.len()).sum());
+        for version in charts.iter().flat_map(|(_, versions)| versions) {
             self.files.insert(version.file_name.clone(), (version.name.clone(), version.version.clone()));
-            let last_of_chart = versions.peek().is_none_or(|next| next.name != version.name);
-            let name = last_of_chart.then(|| version.name.clone());
-            group.push(Arc::new(version));
-            if let Some(name) = name {
-                let chart = Chart::new(&name, std::mem::take(&mut group));
-                charts.push((name, Arc::new(chart)));
-            }
         }
-        self.charts = charts.into_iter().collect();
+        self.charts = charts
+            .into_iter()
+            .filter(|(_, versions)| !versions.is_empty())
+            .map(|(name, versions)| {
+                let chart = Arc::new(Chart::new(&name, versions));
+                (name, chart)
+            })
+            .collect();
         self.segments.mark_all();
     }
 

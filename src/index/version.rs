@@ -51,7 +51,7 @@ impl IndexedVersion {
         entry.digest = hex::encode(digest);
         entry.created = humantime::format_rfc3339_nanos(created).to_string();
         IndexedVersion {
-            yaml: Bytes::from(super::render::version_item(&entry)),
+            yaml: super::render::version_item(&entry),
             name: entry.name,
             version: entry.version,
             semver,
