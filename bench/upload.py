@@ -135,15 +135,20 @@ BLOCK_END = re.compile(r"\n(?:  (?! |- )|(?! ))")
 
 def find_version(text, name, version, sha256):
     """None when the index lists `name` with `version` and `digest: sha256`, else why not."""
-    start = text.find(f"\n  {name}:\n")
-    if start < 0:
+    # Scalars may be written plain or quoted (ChartHall quotes any that starts with a digit).
+    key = re.compile(r"\n  ['\"]?" + re.escape(name) + r"['\"]?:\n").search(text)
+    if not key:
         return f"chart {name} not in the index"
-    end = BLOCK_END.search(text, start + len(name) + 5)
+    start = key.start()
+    end = BLOCK_END.search(text, key.end() - 1)
     block = text[start: end.start() if end else len(text)]
-    version_line = re.compile(r"^    version: ['\"]?" + re.escape(version) + r"['\"]?$", re.M)
+    def field(key, value):  # a field of the entry: its first line or an indented one
+        return re.compile(r"(?:^|\n    )" + key + r": ['\"]?" + re.escape(value) + r"['\"]?(?:\n|$)")
+
+    version_line, digest_line = field("version", version), field("digest", sha256)
     for entry in block.split("\n  - ")[1:]:
         if version_line.search(entry):
-            if f"\n    digest: {sha256}\n" in entry:
+            if digest_line.search(entry):
                 return None
             return f"{name} {version} has another digest"
     return f"{name} has no version {version}"

@@ -272,13 +272,15 @@ fn cut(run: &mut [(String, Arc<Chart>)], target: usize) -> Vec<Cut> {
     let mut cuts = Vec::new();
     let mut start = 0;
     while start < run.len() {
-        let mut text: Vec<u8> = Vec::with_capacity(target + target / 4);
-        let mut end = start;
-        while end < run.len() && (end == start || text.len() < target) {
-            let chart = &run[end].1;
+        let (mut end, mut size) = (start, 0);
+        while end < run.len() && (end == start || size < target) {
+            size += run[end].1.text_len();
+            end += 1;
+        }
+        let mut text: Vec<u8> = Vec::with_capacity(size_class(size));
+        for (_, chart) in &run[start..end] {
             text.extend_from_slice(&chart.key);
             chart.versions.iter().for_each(|version| text.extend_from_slice(&version.yaml));
-            end += 1;
         }
         let text = Bytes::from(text);
         let mut at = 0;
@@ -289,6 +291,15 @@ fn cut(run: &mut [(String, Arc<Chart>)], target: usize) -> Vec<Cut> {
         start = end;
     }
     cuts
+}
+
+/// The capacity to give a buffer of `size` bytes that lives as long as a segment: `size`
+/// rounded up to 8 KiB. Every upload frees a segment's buffers and allocates new ones of a
+/// slightly different size; in a few size classes, the holes the old ones leave are
+/// reused by the next, where exact sizes left a new hole per upload (measured: +54 MB
+/// after 1,000 uploads into 130,000 versions).
+fn size_class(size: usize) -> usize {
+    size.next_multiple_of(8 * 1024)
 }
 
 /// Makes `chart`'s key and versions slices of `text`, where it was written at offset `at`;
@@ -338,7 +349,10 @@ fn deflate_sync(dictionary: &[u8], input: &[u8]) -> Bytes {
             }
             out.reserve(out.capacity().max(1024));
         }
-        Bytes::from(out)
+        // Compressed segments live as long as their text: give them size classes too.
+        let mut kept = Vec::with_capacity(size_class(out.len()));
+        kept.extend_from_slice(&out);
+        Bytes::from(kept)
     })
 }
 
