@@ -10,6 +10,7 @@
 //! - [`index`]: per-repository state, the immutable snapshots readers see (swapped with
 //!   `ArcSwap`), storage scans on a worker pool, and the write path (upload, delete).
 //! - [`http`]: a bare hyper service — routing, basic auth, handlers, response bodies.
+//! - [`sendfile`]: small index bodies in sealed memory the kernel sends without copying.
 //!
 //! Reads never lock or serialize: every change builds the next snapshot at write time,
 //! before the writer answers.
@@ -18,4 +19,5 @@ pub mod chart;
 pub mod config;
 pub mod http;
 pub mod index;
+pub mod sendfile;
 pub mod storage;

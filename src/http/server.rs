@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::App;
+use crate::sendfile::SendfileStream;
 
 /// Serves until a shutdown signal. Writes in flight finish on the blocking pool; a write
 /// cut short by the exit leaves only a dot-file that the next start removes.
@@ -49,7 +50,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Option<TlsAcceptor
                 async move { Ok::<_, Infallible>(app.handle(request).await) }
             });
             let served = match tls {
-                None => builder.serve_connection(TokioIo::new(stream), service).await,
+                None => builder.serve_connection(TokioIo::new(SendfileStream::new(stream)), service).await,
                 Some(tls) => match tokio::time::timeout(Duration::from_secs(30), tls.accept(stream)).await {
                     Ok(Ok(stream)) => builder.serve_connection(TokioIo::new(stream), service).await,
                     Ok(Err(error)) => Err(error.into()),

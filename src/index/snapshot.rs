@@ -40,8 +40,9 @@ impl Representation {
     }
 }
 
-/// Below this size an encoding is kept in one buffer: a small index is then one write,
-/// and copying it at publish costs next to nothing.
+/// Below this size an encoding is kept in one buffer, sealed for `sendfile` where it can
+/// be: a small index is then one write the kernel does not copy, and copying it at
+/// publish costs next to nothing.
 const FLAT_MAX: u64 = 128 * 1024;
 
 /// The bytes of one encoding, in the order they are sent.
@@ -70,7 +71,8 @@ impl Chunks {
         if len > FLAT_MAX {
             return chunks;
         }
-        Chunks::Flat(Bytes::from(chunks.to_vec()))
+        let whole = chunks.to_vec();
+        Chunks::Flat(crate::sendfile::sealed(&whole).unwrap_or_else(|| Bytes::from(whole)))
     }
 
     /// The chunk at `cursor`, moving it on; `None` at the end.
