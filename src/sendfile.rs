@@ -189,7 +189,11 @@ impl AsyncWrite for SendfileStream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let regions = REGISTRY.regions.load();
-        let found = bufs.iter().enumerate().find_map(|(i, buf)| Some((i, region_of(&regions, buf)?)));
+        let found = bufs
+            .iter()
+            .enumerate()
+            .filter(|(_, buf)| !buf.is_empty())
+            .find_map(|(i, buf)| Some((i, region_of(&regions, buf)?)));
         let Some((i, region)) = found else {
             return Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         };

@@ -16,8 +16,8 @@ use super::repository::Repository;
 use super::state::RepoState;
 use super::version::{FileStamp, IndexedVersion};
 use crate::chart::metadata::file_name;
-use crate::chart::version::newest_first;
 use crate::chart::package::{self, Keep};
+use crate::chart::version::newest_first;
 use crate::storage::{ObjectInfo, Storage};
 
 /// What a scan found to do in one repository.

@@ -149,8 +149,7 @@ impl Segments {
         let per_thread = all.len().div_ceil(threads_for(all.len() / 256)).max(1);
         let target = self.target;
         let cuts: Vec<Cut> = std::thread::scope(|scope| {
-            let workers: Vec<_> =
-                all.chunks_mut(per_thread).map(|run| scope.spawn(move || cut(run, target))).collect();
+            let workers: Vec<_> = all.chunks_mut(per_thread).map(|run| scope.spawn(move || cut(run, target))).collect();
             workers.into_iter().flat_map(|w| w.join().expect("cutting worker")).collect()
         });
         self.list = Blocks::new(compress_all(&cuts).into_iter().map(Arc::new).collect());

@@ -59,7 +59,10 @@ pub enum Chunks {
 pub enum Cursor {
     #[default]
     Head,
-    Segment { block: usize, at: usize },
+    Segment {
+        block: usize,
+        at: usize,
+    },
     Tail,
     Done,
 }

@@ -49,6 +49,23 @@ impl LocalStorage {
             }
         }
     }
+
+    /// The entries of a repository's folder named as chart objects, with those names; an
+    /// absent folder has none.
+    fn chart_entries(&self, repo: &str) -> io::Result<Vec<(String, fs::DirEntry)>> {
+        let Some(entries) = not_found_is_none(fs::read_dir(self.dir(repo)))? else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_chart_object(&name) {
+                found.push((name, entry));
+            }
+        }
+        Ok(found)
+    }
 }
 
 fn info(name: String, metadata: &fs::Metadata) -> ObjectInfo {
@@ -93,16 +110,8 @@ impl Storage for LocalStorage {
     }
 
     fn list(&self, repo: &str) -> io::Result<Vec<ObjectInfo>> {
-        let Some(entries) = not_found_is_none(fs::read_dir(self.dir(repo)))? else {
-            return Ok(Vec::new());
-        };
         let mut objects = Vec::new();
-        for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !is_chart_object(&name) {
-                continue;
-            }
+        for (name, entry) in self.chart_entries(repo)? {
             // A file removed between the listing and the stat is simply not listed.
             let Some(metadata) = not_found_is_none(entry.metadata())? else {
                 continue;
@@ -115,15 +124,10 @@ impl Storage for LocalStorage {
     }
 
     fn list_names(&self, repo: &str) -> io::Result<Vec<String>> {
-        let Some(entries) = not_found_is_none(fs::read_dir(self.dir(repo)))? else {
-            return Ok(Vec::new());
-        };
         let mut names = Vec::new();
-        for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
+        for (name, entry) in self.chart_entries(repo)? {
             // The entry's type comes with the listing (as in `list`, links are not followed).
-            if is_chart_object(&name) && entry.file_type()?.is_file() {
+            if entry.file_type()?.is_file() {
                 names.push(name);
             }
         }
