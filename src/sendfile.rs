@@ -48,9 +48,10 @@ impl AsRef<[u8]> for Mapping {
 impl Drop for Mapping {
     fn drop(&mut self) {
         REGISTRY.remove(self.start as usize);
-        // SAFETY: the mapping was made by `sealed` with this address and length, and no
+        // SAFETY: the mapping was made by `map` with this address and length, and no
         // `Bytes` refers to it any more (this is its owner's drop).
         unsafe { libc::munmap(self.start as *mut libc::c_void, self.len) };
+        LIVE.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -69,24 +70,10 @@ pub fn sealed(bytes: &[u8]) -> Option<Bytes> {
         return None;
     };
     REGISTRY.insert(Region { start: mapping.start as usize, len: mapping.len, fd: mapping.fd.as_raw_fd() });
-    Some(Bytes::from_owner(Counted(mapping)))
+    Some(Bytes::from_owner(mapping))
 }
 
-/// A mapping counted in `LIVE` while it lives.
-struct Counted(Mapping);
-
-impl AsRef<[u8]> for Counted {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_ref()
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        LIVE.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
+/// Mappings alive (each counted from just before it is made until it is dropped).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 fn map(bytes: &[u8]) -> Option<Mapping> {

@@ -26,7 +26,7 @@ pub fn index(app: &App, repo: &str, headers: &HeaderMap, head: bool) -> Reply {
         *reply.status_mut() = StatusCode::NOT_MODIFIED;
     } else {
         headers.insert(CONTENT_TYPE, response::YAML);
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(representation.len));
+        headers.insert(CONTENT_LENGTH, representation.content_length.clone());
         if gzip {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }

@@ -113,12 +113,21 @@ impl Item {
 
     /// `key:` then `- item` lines (serde_yaml's and Helm's style: no extra indent).
     fn list(&mut self, key: &str, items: &[String]) {
+        self.list_at("", key, items);
+    }
+
+    /// [`Item::list`], `indent` deeper (a list inside a list item).
+    fn list_at(&mut self, indent: &str, key: &str, items: &[String]) {
         if items.is_empty() {
             return;
         }
-        self.key(key);
+        self.start();
+        self.text.push_str(indent);
+        self.text.push_str(key);
+        self.text.push_str(":\n");
         for item in items {
             self.start();
+            self.text.push_str(indent);
             self.text.push_str("- ");
             scalar(&mut self.text, item);
             self.text.push('\n');
@@ -167,16 +176,7 @@ impl Item {
             ("name", Some(Value::Text(&d.name))),
             ("repository", Some(Value::Text(&d.repository))),
         ]);
-        if !d.tags.is_empty() {
-            self.start();
-            self.text.push_str("  tags:\n");
-            for tag in &d.tags {
-                self.start();
-                self.text.push_str("  - ");
-                scalar(&mut self.text, tag);
-                self.text.push('\n');
-            }
-        }
+        self.list_at("  ", "tags", &d.tags);
         if let Some(version) = &d.version {
             self.start();
             self.text.push_str("  version: ");

@@ -20,6 +20,8 @@ pub struct Representation {
     /// The body; cloning it for a response is a few reference-count bumps.
     pub chunks: Chunks,
     pub len: u64,
+    /// `len` as the `Content-Length` header, formatted once here rather than per request.
+    pub content_length: HeaderValue,
     /// Strong ETag, distinct per encoding: CRC32 and length of the bytes sent.
     pub etag: HeaderValue,
 }
@@ -30,6 +32,7 @@ impl Representation {
         Representation {
             chunks: assembled.chunks,
             len: assembled.len,
+            content_length: HeaderValue::from(assembled.len),
             etag: HeaderValue::from_str(&etag).expect("ASCII ETag"),
         }
     }
