@@ -107,8 +107,10 @@ fn request_id_is_echoed_or_generated() {
     let server = Server::start(&[]);
     let response = client().get(server.url("/health")).header("X-Request-Id", "abc-123").send().unwrap();
     assert_eq!(header(&response, "x-request-id"), "abc-123");
-    let response = server.get("/team/index.yaml");
-    assert!(!header(&response, "x-request-id").is_empty());
+    let first = header(&server.get("/team/index.yaml"), "x-request-id");
+    let second = header(&server.get("/team/index.yaml"), "x-request-id");
+    assert!(!first.is_empty());
+    assert_ne!(first, second, "each request gets its own id, though the index headers are reused");
     let response = server.get("/api/team/charts/nope");
     assert!(!header(&response, "x-request-id").is_empty());
 }

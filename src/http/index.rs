@@ -14,32 +14,41 @@ use super::body::Body;
 use super::conditional::is_fresh;
 use super::response::{self, Reply};
 use super::App;
+use crate::index::{RepoSnapshot, Representation};
 
 pub fn index(app: &App, repo: &str, headers: &HeaderMap, head: bool) -> Reply {
     let snapshot = app.catalog.snapshot(repo);
     let gzip = accepts_gzip(headers);
     let representation = if gzip { &snapshot.index_gzip } else { &snapshot.index };
-    let fresh = is_fresh(headers, &representation.etag, Some(snapshot.modified));
     let mut reply = Response::new(Body::Empty);
-    let headers = reply.headers_mut();
-    if fresh {
+    if is_fresh(headers, &representation.etag, Some(snapshot.modified)) {
         *reply.status_mut() = StatusCode::NOT_MODIFIED;
-    } else {
-        headers.insert(CONTENT_TYPE, response::YAML);
-        headers.insert(CONTENT_LENGTH, representation.content_length.clone());
-        if gzip {
-            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
-        if !head {
-            *reply.body_mut() = Body::chunks(representation.chunks.clone(), representation.len);
-        }
+        validators(reply.headers_mut(), representation, &snapshot);
+        return reply;
     }
-    let headers = reply.headers_mut();
+    let full = representation.response_headers.get_or_init(|| {
+        let mut full = HeaderMap::with_capacity(8);
+        full.insert(CONTENT_TYPE, response::YAML);
+        full.insert(CONTENT_LENGTH, representation.content_length.clone());
+        if gzip {
+            full.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        validators(&mut full, representation, &snapshot);
+        full
+    });
+    *reply.headers_mut() = full.clone();
+    if !head {
+        *reply.body_mut() = Body::chunks(representation.chunks.clone(), representation.len);
+    }
+    reply
+}
+
+/// What a `304` repeats of the full answer: how to revalidate and what it varies on.
+fn validators(headers: &mut HeaderMap, representation: &Representation, snapshot: &RepoSnapshot) {
     headers.insert(ETAG, representation.etag.clone());
     headers.insert(LAST_MODIFIED, snapshot.last_modified.clone());
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    reply
 }
 
 /// `GET /`: the original ChartHall's list of repositories.

@@ -16,6 +16,7 @@ mod upload;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, ALLOW};
 use hyper::{Method, Request, StatusCode};
@@ -57,14 +58,24 @@ impl App {
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Reply {
         let request_id = match request.headers().get(&X_REQUEST_ID) {
             Some(id) => id.clone(),
-            None => {
-                let n = self.next_request_id.fetch_add(1, Ordering::Relaxed);
-                HeaderValue::from_str(&format!("{}-{n:x}", self.request_id_prefix)).expect("ASCII id")
-            }
+            None => self.new_request_id(),
         };
         let mut reply = self.dispatch(request).await;
         reply.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
         reply
+    }
+
+    /// `<pid>-<start time>-<counter>` in hex, unique per process run: built by hand
+    /// because it is made for every request.
+    fn new_request_id(&self) -> HeaderValue {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let n = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        let digits = (u64::BITS - n.leading_zeros()).div_ceil(4).max(1);
+        let mut id = Vec::with_capacity(self.request_id_prefix.len() + 1 + digits as usize);
+        id.extend_from_slice(self.request_id_prefix.as_bytes());
+        id.push(b'-');
+        id.extend((0..digits).rev().map(|i| HEX[(n >> (4 * i)) as usize & 15]));
+        HeaderValue::from_maybe_shared(Bytes::from(id)).expect("hex digits and dashes")
     }
 
     async fn dispatch(&self, request: Request<Incoming>) -> Reply {
@@ -96,16 +107,16 @@ impl App {
             (Route::Root, Method::GET | Method::HEAD) => index::repositories(self),
             (Route::Index { repo }, Method::GET | Method::HEAD) => index::index(self, &repo, request.headers(), head),
             (Route::Package { repo, file }, Method::GET | Method::HEAD) => {
-                packages::download(self, repo, file, request.headers(), head).await
+                packages::download(self, repo.into_owned(), file.into_owned(), request.headers(), head).await
             }
             (Route::ApiCharts { repo }, Method::GET | Method::HEAD) => {
                 api::charts(self, &repo, request.uri().query(), head)
             }
             (Route::ApiCharts { repo }, Method::POST) => {
-                upload::upload(self, repo, request, upload::Target::Chart).await
+                upload::upload(self, repo.into_owned(), request, upload::Target::Chart).await
             }
             (Route::ApiProvenance { repo }, Method::POST) => {
-                upload::upload(self, repo, request, upload::Target::Provenance).await
+                upload::upload(self, repo.into_owned(), request, upload::Target::Provenance).await
             }
             (Route::ApiChart { repo, name }, Method::GET | Method::HEAD) => api::chart(self, &repo, &name, head),
             (Route::ApiVersion { repo, name, version }, Method::GET | Method::HEAD) => {
@@ -116,13 +127,21 @@ impl App {
                 "not found: deleting is disabled on this server (DISABLE_DELETE)",
             ),
             (Route::ApiVersion { repo, name, version }, Method::DELETE) => {
-                upload::delete(self, repo, name, version).await
+                upload::delete(self, repo.into_owned(), name.into_owned(), version.into_owned()).await
             }
             (Route::ApiTemplates { repo, name, version }, Method::GET) => {
-                api::contents(self, repo, name, version, api::Contents::Templates).await
+                api::contents(
+                    self,
+                    repo.into_owned(),
+                    name.into_owned(),
+                    version.into_owned(),
+                    api::Contents::Templates,
+                )
+                .await
             }
             (Route::ApiValues { repo, name, version }, Method::GET) => {
-                api::contents(self, repo, name, version, api::Contents::Values).await
+                api::contents(self, repo.into_owned(), name.into_owned(), version.into_owned(), api::Contents::Values)
+                    .await
             }
             (Route::NotFound, _) => response::not_found(),
             (route, method) => method_not_allowed(&route, &method),

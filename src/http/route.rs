@@ -4,52 +4,57 @@
 //! Like ChartMuseum, a path is an API route only if it starts with `/api/` and does not end
 //! in `.yaml`, `.tgz` or `.prov`, so a repository named `api` keeps working.
 
-use percent_encoding::percent_decode_str;
+use std::borrow::Cow;
 
-/// Where a request goes. `repo` is the repository path (`""` at depth 0).
+use percent_encoding::percent_decode_str;
+use smallvec::SmallVec;
+
+/// Where a request goes. `repo` is the repository path (`""` at depth 0). Parts borrow
+/// from the request path unless they had to be percent-decoded or joined, so resolving
+/// the hot `index.yaml` route allocates nothing.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Route {
+pub enum Route<'a> {
     Health,
     Info,
     /// `/`: the list of repositories.
     Root,
     Index {
-        repo: String,
+        repo: Cow<'a, str>,
     },
     /// `/<repo>/charts/<file>`: a package or provenance file.
     Package {
-        repo: String,
-        file: String,
+        repo: Cow<'a, str>,
+        file: Cow<'a, str>,
     },
     ApiCharts {
-        repo: String,
+        repo: Cow<'a, str>,
     },
     ApiChart {
-        repo: String,
-        name: String,
+        repo: Cow<'a, str>,
+        name: Cow<'a, str>,
     },
     ApiVersion {
-        repo: String,
-        name: String,
-        version: String,
+        repo: Cow<'a, str>,
+        name: Cow<'a, str>,
+        version: Cow<'a, str>,
     },
     ApiTemplates {
-        repo: String,
-        name: String,
-        version: String,
+        repo: Cow<'a, str>,
+        name: Cow<'a, str>,
+        version: Cow<'a, str>,
     },
     ApiValues {
-        repo: String,
-        name: String,
-        version: String,
+        repo: Cow<'a, str>,
+        name: Cow<'a, str>,
+        version: Cow<'a, str>,
     },
     ApiProvenance {
-        repo: String,
+        repo: Cow<'a, str>,
     },
     NotFound,
 }
 
-impl Route {
+impl Route<'_> {
     pub fn is_api(&self) -> bool {
         matches!(
             self,
@@ -64,7 +69,7 @@ impl Route {
 }
 
 /// Resolves `path` (the request path, context path included).
-pub fn resolve(path: &str, context_path: &str, depth: u8) -> Route {
+pub fn resolve<'a>(path: &'a str, context_path: &str, depth: u8) -> Route<'a> {
     let Some(rest) = path.strip_prefix(context_path) else {
         return Route::NotFound;
     };
@@ -78,7 +83,7 @@ pub fn resolve(path: &str, context_path: &str, depth: u8) -> Route {
         "info" => return Route::Info,
         _ => {}
     }
-    let Some(segments) = rest.split('/').map(decode).collect::<Option<Vec<String>>>() else {
+    let Some(segments) = rest.split('/').map(decode).collect::<Option<SmallVec<[Cow<'a, str>; 8]>>>() else {
         return Route::NotFound;
     };
     let depth = depth as usize;
@@ -87,35 +92,38 @@ pub fn resolve(path: &str, context_path: &str, depth: u8) -> Route {
     if segments.len() < skip + depth || !segments[skip..skip + depth].iter().all(|s| is_repo_segment(s)) {
         return Route::NotFound;
     }
-    let repo = segments[skip..skip + depth].join("/");
-    let tail: Vec<&str> = segments[skip + depth..].iter().map(String::as_str).collect();
-    let owned = |s: &str| s.to_string();
+    let repo = match &segments[skip..skip + depth] {
+        [] => Cow::Borrowed(""),
+        [one] => one.clone(),
+        several => Cow::Owned(several.join("/")),
+    };
+    let tail = &segments[skip + depth..];
+    let shape: SmallVec<[&str; 8]> = tail.iter().map(|s| s.as_ref()).collect();
+    let at = |i: usize| tail[i].clone();
     if api {
-        return match tail.as_slice() {
+        return match shape.as_slice() {
             ["charts"] => Route::ApiCharts { repo },
-            ["charts", name] => Route::ApiChart { repo, name: owned(name) },
-            ["charts", name, version] => Route::ApiVersion { repo, name: owned(name), version: owned(version) },
-            ["charts", name, version, "templates"] => {
-                Route::ApiTemplates { repo, name: owned(name), version: owned(version) }
-            }
-            ["charts", name, version, "values"] => {
-                Route::ApiValues { repo, name: owned(name), version: owned(version) }
-            }
+            ["charts", _] => Route::ApiChart { repo, name: at(1) },
+            ["charts", _, _] => Route::ApiVersion { repo, name: at(1), version: at(2) },
+            ["charts", _, _, "templates"] => Route::ApiTemplates { repo, name: at(1), version: at(2) },
+            ["charts", _, _, "values"] => Route::ApiValues { repo, name: at(1), version: at(2) },
             ["prov"] => Route::ApiProvenance { repo },
             _ => Route::NotFound,
         };
     }
-    match tail.as_slice() {
+    match shape.as_slice() {
         ["index.yaml"] => Route::Index { repo },
-        ["charts", file] => Route::Package { repo, file: owned(file) },
+        ["charts", _] => Route::Package { repo, file: at(1) },
         [] | [""] => Route::Root, // `/<repo>/`, ChartMuseum's welcome page
         _ => Route::NotFound,
     }
 }
 
-fn decode(segment: &str) -> Option<String> {
-    let decoded = percent_decode_str(segment).decode_utf8().ok()?;
-    (!decoded.contains(['/', '\\', '\0'])).then(|| decoded.into_owned())
+/// A path segment percent-decoded, unless it would then hold a separator or a NUL.
+fn decode(segment: &str) -> Option<Cow<'_, str>> {
+    let decoded =
+        if segment.contains('%') { percent_decode_str(segment).decode_utf8().ok()? } else { Cow::Borrowed(segment) };
+    (!decoded.bytes().any(|b| matches!(b, b'/' | b'\\' | 0))).then_some(decoded)
 }
 
 /// Repository segments are folder names: no dot-folders (the server's own), no `..`.
@@ -127,8 +135,8 @@ fn is_repo_segment(segment: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn repo(s: &str) -> String {
-        s.to_string()
+    fn repo(s: &str) -> Cow<'_, str> {
+        Cow::Borrowed(s)
     }
 
     #[test]
@@ -154,6 +162,13 @@ mod tests {
         assert_eq!(resolve("/.cache/index.yaml", "", 1), Route::NotFound);
         assert_eq!(resolve("/%2e%2e/index.yaml", "", 1), Route::NotFound);
         assert_eq!(resolve("/a%2Fb/index.yaml", "", 1), Route::NotFound);
+        assert_eq!(resolve("/a%5Cb/index.yaml", "", 1), Route::NotFound);
+        assert_eq!(resolve("/a%00/index.yaml", "", 1), Route::NotFound);
+        assert_eq!(resolve("/my%20charts/index.yaml", "", 1), Route::Index { repo: repo("my charts") });
+        assert_eq!(
+            resolve("/api/a/charts/x%2Dy/1.0.0", "", 1),
+            Route::ApiVersion { repo: repo("a"), name: "x-y".into(), version: "1.0.0".into() }
+        );
     }
 
     #[test]

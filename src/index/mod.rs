@@ -21,5 +21,5 @@ pub mod version;
 pub mod writes;
 
 pub use catalog::Catalog;
-pub use snapshot::{IndexSettings, RepoSnapshot};
+pub use snapshot::{IndexSettings, RepoSnapshot, Representation};
 pub use writes::{UploadedChart, UploadedProvenance, WriteError};

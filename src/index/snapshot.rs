@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderMap, HeaderValue};
 
 use super::blocks::Block;
 use super::segments::{self, Assembled};
@@ -24,6 +24,9 @@ pub struct Representation {
     pub content_length: HeaderValue,
     /// Strong ETag, distinct per encoding: CRC32 and length of the bytes sent.
     pub etag: HeaderValue,
+    /// The headers of a full answer with this body, made by the HTTP layer on first use
+    /// and cloned for every later one: a clone costs less than building them again.
+    pub response_headers: OnceLock<HeaderMap>,
 }
 
 impl Representation {
@@ -34,6 +37,7 @@ impl Representation {
             len: assembled.len,
             content_length: HeaderValue::from(assembled.len),
             etag: HeaderValue::from_str(&etag).expect("ASCII ETag"),
+            response_headers: OnceLock::new(),
         }
     }
 
