@@ -50,9 +50,7 @@ impl Drop for Mapping {
         REGISTRY.remove(self.start as usize);
         // SAFETY: the mapping was made by `map` with this address and length, and no
         // `Bytes` refers to it any more (this is its owner's drop).
-        if std::env::var("DBG_NOMAP").is_err() {
-            unsafe { libc::munmap(self.start as *mut libc::c_void, self.len) };
-        }
+        unsafe { libc::munmap(self.start as *mut libc::c_void, self.len) };
         LIVE.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -82,11 +80,7 @@ fn map(bytes: &[u8]) -> Option<Mapping> {
     // SAFETY: plain system calls on a descriptor this function owns; every result is
     // checked before use.
     unsafe {
-        let raw = if std::env::var("DBG_TMPFILE").is_ok() {
-            libc::open(c"/tmp/sg".as_ptr(), libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC, 0o600)
-        } else {
-            libc::memfd_create(c"charthall-index".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-        };
+        let raw = libc::memfd_create(c"charthall-index".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING);
         if raw < 0 {
             return None;
         }
@@ -100,14 +94,10 @@ fn map(bytes: &[u8]) -> Option<Mapping> {
             written += n as usize;
         }
         let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
-        if std::env::var("DBG_TMPFILE").is_err() && libc::fcntl(raw, libc::F_ADD_SEALS, seals) != 0 {
+        if libc::fcntl(raw, libc::F_ADD_SEALS, seals) != 0 {
             return None;
         }
-        let start = if std::env::var("DBG_NOMAP").is_ok() {
-            Box::leak(bytes.to_vec().into_boxed_slice()).as_ptr() as *mut libc::c_void
-        } else {
-            libc::mmap(std::ptr::null_mut(), bytes.len(), libc::PROT_READ, libc::MAP_SHARED, raw, 0)
-        };
+        let start = libc::mmap(std::ptr::null_mut(), bytes.len(), libc::PROT_READ, libc::MAP_SHARED, raw, 0);
         if start == libc::MAP_FAILED {
             return None;
         }
