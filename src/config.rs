@@ -91,6 +91,12 @@ pub struct Config {
     #[arg(long, env = "CACHE_INTERVAL", value_name = "CACHE_INTERVAL", default_value = "0", value_parser = parse_duration)]
     pub cache_interval: Duration,
 
+    /// Close a connection on which no byte has moved either way for this long while the
+    /// server waits on the client (`30`, `30s`, `2m`; 0 = never). Unlike ChartMuseum's,
+    /// it counts from the last byte, not from the start of the request.
+    #[arg(long, env = "READ_TIMEOUT", value_name = "READ_TIMEOUT", default_value = "30s", value_parser = parse_seconds)]
+    pub read_timeout: Duration,
+
     /// Parallel workers that read and hash packages at start-up (0 = number of cores).
     #[arg(long, env = "INDEX_LIMIT", value_name = "INDEX_LIMIT", default_value_t = 0)]
     pub index_limit: usize,
@@ -167,6 +173,14 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
     humantime::parse_duration(value).map_err(|e| format!("`{value}` is not a duration like 30s, 10m or 1h: {e}"))
 }
 
+/// A duration, or whole seconds as ChartMuseum's `READ_TIMEOUT` takes them.
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    match value.trim().parse::<u64>() {
+        Ok(seconds) => Ok(Duration::from_secs(seconds)),
+        Err(_) => parse_duration(value),
+    }
+}
+
 /// `helm/` and `/helm/` both mean `/helm`; empty means no prefix.
 fn parse_context_path(value: &str) -> Result<String, String> {
     let trimmed = value.trim().trim_matches('/');
@@ -197,6 +211,10 @@ mod tests {
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_seconds("45").unwrap(), Duration::from_secs(45));
+        assert_eq!(parse_seconds("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_seconds("0").unwrap(), Duration::ZERO);
+        assert!(parse_seconds("-1").is_err());
         assert_eq!(parse_context_path("helm/x/").unwrap(), "/helm/x");
         assert_eq!(parse_context_path("/").unwrap(), "");
         assert!(parse_context_path("/a/../b").is_err());

@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod body;
 mod conditional;
+mod idle;
 mod index;
 mod packages;
 mod response;

@@ -10,6 +10,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use super::idle::Idle;
 use super::App;
 use crate::sendfile::SendfileStream;
 
@@ -17,12 +18,9 @@ use crate::sendfile::SendfileStream;
 /// cut short by the exit leaves only a dot-file that the next start removes.
 pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Option<TlsAcceptor>) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        // A client that takes longer than this to send its headers is dropped, so idle
-        // half-open connections cannot pile up.
-        .header_read_timeout(Duration::from_secs(30));
+    // No hyper header-read timeout: `Idle` closes stalled connections for less.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(None);
+    let read_timeout = app.config.read_timeout;
     let builder = Arc::new(builder);
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -50,12 +48,19 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Option<TlsAcceptor
                 async move { Ok::<_, Infallible>(app.handle(request).await) }
             });
             let served = match tls {
-                None => builder.serve_connection(TokioIo::new(SendfileStream::new(stream)), service).await,
-                Some(tls) => match tokio::time::timeout(Duration::from_secs(30), tls.accept(stream)).await {
-                    Ok(Ok(stream)) => builder.serve_connection(TokioIo::new(stream), service).await,
-                    Ok(Err(error)) => Err(error.into()),
-                    Err(_) => Err("TLS handshake timed out".into()),
-                },
+                None => {
+                    let io = Idle::new(SendfileStream::new(stream), read_timeout);
+                    builder.serve_connection(TokioIo::new(io), service).await
+                }
+                Some(tls) => {
+                    match tokio::time::timeout(Duration::from_secs(30), tls.accept(Idle::new(stream, read_timeout)))
+                        .await
+                    {
+                        Ok(Ok(stream)) => builder.serve_connection(TokioIo::new(stream), service).await,
+                        Ok(Err(error)) => Err(error.into()),
+                        Err(_) => Err("TLS handshake timed out".into()),
+                    }
+                }
             };
             if let Err(error) = served {
                 tracing::debug!(%error, "connection ended with an error");
