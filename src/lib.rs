@@ -10,7 +10,7 @@
 //! - [`index`]: per-repository state, the immutable snapshots readers see (swapped with
 //!   `ArcSwap`), storage scans on a worker pool, and the write path (upload, delete).
 //! - [`http`]: a bare hyper service — routing, basic auth, handlers, response bodies.
-//! - [`sendfile`]: small index bodies in sealed memory the kernel sends without copying.
+//! - [`sendfile`]: small index bodies in page-cache files the kernel sends without copying.
 //!
 //! Reads never lock or serialize: every change builds the next snapshot at write time,
 //! before the writer answers.

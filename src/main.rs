@@ -44,6 +44,7 @@ fn run(config: Config) -> Result<(), String> {
     let root = &config.storage_local_rootdir;
     let storage = LocalStorage::open(root, config.depth)
         .map_err(|e| format!("cannot use STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
+    charthall::sendfile::spool_in(root);
     let settings = IndexSettings {
         chart_url: config.chart_url.clone(),
         context_path: config.context_path.clone(),

@@ -1,4 +1,4 @@
-//! Small index bodies leave through `sendfile(2)` from sealed memory: they must arrive
+//! Small index bodies leave through `sendfile(2)` from unnamed files: they must arrive
 //! whole and exact however the client reads them — slowly, pipelined, over HTTP/2.
 mod common;
 use common::*;
@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 /// A repository whose index is ~90 KB: big enough to fill socket buffers when many are
-/// asked for at once, small enough to be kept in one sealed buffer.
+/// asked for at once, small enough to be kept in one file-backed buffer.
 fn server_with_a_mid_sized_index() -> Server {
     let server = Server::start(&[]);
     let description = "a description long enough to make the index weigh something ".repeat(6);
@@ -53,12 +53,16 @@ fn a_slow_pipelining_client_gets_every_body_whole() {
     let gzip = get_gzip(&server, "/team/index.yaml").bytes().unwrap().to_vec();
     assert!((64_000..128 * 1024).contains(&identity.len()), "index of {} bytes", identity.len());
     assert_eq!(gunzip(&gzip), identity);
-    let memfds = std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+    // Unnamed files in the storage folder show as `<root>/#<inode> (deleted)`.
+    let root = server.root.canonicalize().unwrap().to_string_lossy().into_owned();
+    let unnamed = std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
         .unwrap()
         .filter_map(|fd| std::fs::read_link(fd.unwrap().path()).ok())
-        .filter(|target| target.to_string_lossy().contains("memfd:charthall-index"))
+        .map(|target| target.to_string_lossy().into_owned())
+        .filter(|target| target.starts_with(&format!("{root}/#")) && target.ends_with(" (deleted)"))
         .count();
-    assert!(memfds >= 2, "both encodings are held in sealed memory ({memfds} memfds)");
+    assert!(unnamed >= 2, "both encodings are held in unnamed files in the storage folder ({unnamed})");
+    assert!(files_under(&server.root).iter().all(|f| !f.contains('#')), "{:?}", files_under(&server.root));
 
     // 300 requests at once (~20 MB of answers, more than socket buffers hold), nothing
     // read for a while: the server's writes hit full buffers and must resume where they

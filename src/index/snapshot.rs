@@ -47,7 +47,7 @@ impl Representation {
     }
 }
 
-/// Below this size an encoding is kept in one buffer, sealed for `sendfile` where it can
+/// Below this size an encoding is kept in one buffer, in a file for `sendfile` where it can
 /// be: a small index is then one write the kernel does not copy, and copying it at
 /// publish costs next to nothing.
 const FLAT_MAX: u64 = 128 * 1024;
@@ -82,7 +82,7 @@ impl Chunks {
             return chunks;
         }
         let whole = chunks.to_vec();
-        Chunks::Flat(crate::sendfile::sealed(&whole).unwrap_or_else(|| Bytes::from(whole)))
+        Chunks::Flat(crate::sendfile::file_backed(&whole).unwrap_or_else(|| Bytes::from(whole)))
     }
 
     /// The chunk at `cursor`, moving it on; `None` at the end.
