@@ -1,6 +1,7 @@
 //! The HTTP side: a bare hyper service (no framework on the hot path) that routes each
 //! request, checks credentials and calls the handler.
 
+mod answer;
 mod api;
 mod auth;
 mod body;
@@ -27,6 +28,7 @@ pub use tls::acceptor as tls_acceptor;
 
 use crate::config::Config;
 use crate::index::Catalog;
+use answer::{Answer, Handled};
 use auth::{Access, BasicAuth};
 use response::Reply;
 use route::Route;
@@ -56,14 +58,12 @@ impl App {
         }
     }
 
-    pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Reply {
+    pub fn handle(self: &Arc<Self>, request: Request<Incoming>) -> Answer {
         let request_id = match request.headers().get(&X_REQUEST_ID) {
             Some(id) => id.clone(),
             None => self.new_request_id(),
         };
-        let mut reply = self.dispatch(request).await;
-        reply.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
-        reply
+        Answer::new(request_id, self.dispatch(request))
     }
 
     /// `<pid>-<start time>-<counter>` in hex, unique per process run: built by hand
@@ -79,13 +79,15 @@ impl App {
         HeaderValue::from_maybe_shared(Bytes::from(id)).expect("hex digits and dashes")
     }
 
-    async fn dispatch(&self, request: Request<Incoming>) -> Reply {
+    /// Routes that read snapshots answer now; those that wait on storage or the request
+    /// body answer later, from a future that owns what it needs.
+    fn dispatch(self: &Arc<Self>, request: Request<Incoming>) -> Handled {
         let route = route::resolve(request.uri().path(), &self.config.context_path, self.config.depth);
         if route.is_api() && self.config.disable_api {
-            return response::error(
+            return Handled::now(response::error(
                 StatusCode::NOT_FOUND,
                 "not found: the API is disabled on this server (DISABLE_API)",
-            );
+            ));
         }
         let method = request.method().clone();
         let access = match (&route, &method) {
@@ -94,10 +96,10 @@ impl App {
             _ => Access::Push,
         };
         if let Some(denied) = self.auth.as_ref().and_then(|auth| auth.check(access, request.headers())) {
-            return denied;
+            return Handled::now(denied);
         }
         let head = method == Method::HEAD;
-        match (route, method) {
+        let reply = match (route, method) {
             (Route::Health, Method::GET | Method::HEAD) => {
                 response::bytes(StatusCode::OK, response::JSON, &b"{\"healthy\":true}"[..])
             }
@@ -108,16 +110,23 @@ impl App {
             (Route::Root, Method::GET | Method::HEAD) => index::repositories(self),
             (Route::Index { repo }, Method::GET | Method::HEAD) => index::index(self, &repo, request.headers(), head),
             (Route::Package { repo, file }, Method::GET | Method::HEAD) => {
-                packages::download(self, repo.into_owned(), file.into_owned(), request.headers(), head).await
+                let (app, repo, file) = (self.clone(), repo.into_owned(), file.into_owned());
+                return Handled::later(
+                    async move { packages::download(&app, repo, file, request.headers(), head).await },
+                );
             }
             (Route::ApiCharts { repo }, Method::GET | Method::HEAD) => {
                 api::charts(self, &repo, request.uri().query(), head)
             }
             (Route::ApiCharts { repo }, Method::POST) => {
-                upload::upload(self, repo.into_owned(), request, upload::Target::Chart).await
+                let (app, repo) = (self.clone(), repo.into_owned());
+                return Handled::later(async move { upload::upload(&app, repo, request, upload::Target::Chart).await });
             }
             (Route::ApiProvenance { repo }, Method::POST) => {
-                upload::upload(self, repo.into_owned(), request, upload::Target::Provenance).await
+                let (app, repo) = (self.clone(), repo.into_owned());
+                return Handled::later(
+                    async move { upload::upload(&app, repo, request, upload::Target::Provenance).await },
+                );
             }
             (Route::ApiChart { repo, name }, Method::GET | Method::HEAD) => api::chart(self, &repo, &name, head),
             (Route::ApiVersion { repo, name, version }, Method::GET | Method::HEAD) => {
@@ -128,25 +137,28 @@ impl App {
                 "not found: deleting is disabled on this server (DISABLE_DELETE)",
             ),
             (Route::ApiVersion { repo, name, version }, Method::DELETE) => {
-                upload::delete(self, repo.into_owned(), name.into_owned(), version.into_owned()).await
+                let app = self.clone();
+                let (repo, name, version) = (repo.into_owned(), name.into_owned(), version.into_owned());
+                return Handled::later(async move { upload::delete(&app, repo, name, version).await });
             }
             (Route::ApiTemplates { repo, name, version }, Method::GET) => {
-                api::contents(
-                    self,
-                    repo.into_owned(),
-                    name.into_owned(),
-                    version.into_owned(),
-                    api::Contents::Templates,
-                )
-                .await
+                let app = self.clone();
+                let (repo, name, version) = (repo.into_owned(), name.into_owned(), version.into_owned());
+                return Handled::later(async move {
+                    api::contents(&app, repo, name, version, api::Contents::Templates).await
+                });
             }
             (Route::ApiValues { repo, name, version }, Method::GET) => {
-                api::contents(self, repo.into_owned(), name.into_owned(), version.into_owned(), api::Contents::Values)
-                    .await
+                let app = self.clone();
+                let (repo, name, version) = (repo.into_owned(), name.into_owned(), version.into_owned());
+                return Handled::later(
+                    async move { api::contents(&app, repo, name, version, api::Contents::Values).await },
+                );
             }
             (Route::NotFound, _) => response::not_found(),
             (route, method) => method_not_allowed(&route, &method),
-        }
+        };
+        Handled::now(reply)
     }
 }
 

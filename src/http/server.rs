@@ -1,6 +1,5 @@
 //! Accepting connections and running the service on each, until SIGINT or SIGTERM.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,10 +42,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Option<TlsAcceptor
         let _ = stream.set_nodelay(true);
         let (app, builder, tls) = (app.clone(), builder.clone(), tls.clone());
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(app.handle(request).await) }
-            });
+            let service = service_fn(move |request| app.handle(request));
             let served = match tls {
                 None => {
                     let io = Idle::new(SendfileStream::new(stream), read_timeout);
