@@ -52,7 +52,8 @@ impl Future for Answer {
             Handled::Now(reply) => reply.take().expect("an answer is not polled again once ready"),
             Handled::Later(work) => ready!(work.as_mut().poll(cx)),
         };
-        reply.headers_mut().insert(X_REQUEST_ID.clone(), this.request_id.clone());
+        let request_id = std::mem::replace(&mut this.request_id, HeaderValue::from_static(""));
+        reply.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
         Poll::Ready(Ok(reply))
     }
 }
