@@ -67,7 +67,7 @@ fn a_slow_pipelining_client_gets_every_body_whole() {
     // 300 requests at once (~20 MB of answers, more than socket buffers hold), nothing
     // read for a while: the server's writes hit full buffers and must resume where they
     // stopped.
-    let mut stream = TcpStream::connect(server.url("").trim_start_matches("http://").trim_end_matches('/')).unwrap();
+    let mut stream = TcpStream::connect(server.address()).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut requests = String::new();
     for i in 0..300 {

@@ -14,7 +14,7 @@ fn server() -> Server {
 }
 
 fn connect(server: &Server) -> TcpStream {
-    let stream = TcpStream::connect(server.url("").trim_start_matches("http://").trim_end_matches('/')).unwrap();
+    let stream = TcpStream::connect(server.address()).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     stream
 }
@@ -106,9 +106,7 @@ fn a_slow_download_is_not_cut_off() {
     // A small receive buffer, so that most of the package waits in the server's.
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     socket.set_recv_buffer_size(64 * 1024).unwrap();
-    let address: std::net::SocketAddr =
-        server.url("").trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
-    socket.connect(&address.into()).unwrap();
+    socket.connect(&server.address().into()).unwrap();
     let mut stream: TcpStream = socket.into();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     stream.write_all(b"GET /team/charts/app-1.0.0.tgz HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();

@@ -59,8 +59,7 @@ fn curl_uploads_and_reads_the_index_over_https() {
 fn a_connection_that_never_starts_its_handshake_is_closed() {
     let dir = tempfile::tempdir().unwrap();
     let (server, _cert) = tls_server(dir.path(), &[("READ_TIMEOUT", "1")]);
-    let address = server.url("").trim_start_matches("http://").trim_end_matches('/').to_string();
-    let mut stream = TcpStream::connect(address).unwrap();
+    let mut stream = TcpStream::connect(server.address()).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let started = Instant::now();
     let mut buf = [0; 64];

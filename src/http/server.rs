@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -17,8 +17,9 @@ use crate::sendfile::SendfileStream;
 /// cut short by the exit leaves only a dot-file that the next start removes.
 pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Option<TlsAcceptor>) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    // No hyper header-read timeout: `Idle` closes stalled connections for less.
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(None);
+    // No hyper header-read timeout (and so no hyper timer): `Idle` closes stalled
+    // connections for less.
+    builder.http1().header_read_timeout(None);
     let read_timeout = app.config.read_timeout;
     let builder = Arc::new(builder);
     let shutdown = shutdown_signal();

@@ -71,6 +71,11 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Where to open a raw TCP connection to the server.
+    pub fn address(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }
