@@ -11,6 +11,8 @@
 //!   `ArcSwap`), storage scans on a worker pool, and the write path (upload, delete).
 //! - [`http`]: a bare hyper service — routing, basic auth, handlers, response bodies.
 //! - [`sendfile`]: small index bodies in page-cache files the kernel sends without copying.
+//! - [`server`]: the start-up sequence and the serving loop, as the binary runs them and
+//!   as tests can run them in-process.
 //!
 //! Reads never lock or serialize: every change builds the next snapshot at write time,
 //! before the writer answers.
@@ -20,4 +22,5 @@ pub mod config;
 pub mod http;
 pub mod index;
 pub mod sendfile;
+pub mod server;
 pub mod storage;

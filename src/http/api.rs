@@ -8,13 +8,11 @@ use std::sync::Arc;
 use base64::Engine;
 use hyper::StatusCode;
 
+use super::query::form_pairs;
 use super::response::{self, Reply};
 use super::App;
-use crate::chart::package::{self, Keep};
 use crate::chart::version::{self, SelectError};
-use crate::index::state::Chart;
-use crate::index::version::IndexedVersion;
-use crate::index::RepoSnapshot;
+use crate::index::{Chart, IndexedVersion, RepoSnapshot};
 
 pub fn charts(app: &App, repo: &str, query: Option<&str>, head: bool) -> Reply {
     let page = match paging(query) {
@@ -65,15 +63,12 @@ pub async fn contents(app: &App, repo: String, name: String, wanted: String, con
         Ok(version) => version,
         Err(reply) => return reply,
     };
-    let storage = app.catalog.storage.clone();
-    let read = tokio::task::spawn_blocking(move || {
-        let bytes = storage.read(&repo, &version.file_name).map_err(|e| e.to_string())?;
-        package::read_with_digest(&bytes, Keep::Contents, false)
-    })
-    .await
-    .expect("package task");
+    let catalog = app.catalog.clone();
+    let read = tokio::task::spawn_blocking(move || catalog.read_package(&repo, &version.file_name))
+        .await
+        .expect("package task");
     let package = match read {
-        Ok(read) => read.package,
+        Ok(package) => package,
         Err(problem) => {
             return response::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -144,16 +139,6 @@ fn paging(query: Option<&str>) -> Result<Option<(usize, usize)>, String> {
     Ok(match (offset, limit) {
         (None, None) => None,
         (offset, limit) => Some((offset.unwrap_or(0), limit.unwrap_or(usize::MAX))),
-    })
-}
-
-/// Decoded `key=value` pairs of a query string.
-pub fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode =
-            |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-        (decode(key), decode(value))
     })
 }
 

@@ -9,7 +9,7 @@ use futures_util::Stream;
 use http_body::{Frame, SizeHint};
 use tokio_util::io::ReaderStream;
 
-use crate::index::snapshot::{Chunks, Cursor};
+use crate::index::{Chunks, Cursor};
 
 /// Bytes a response body sends before it lets other tasks run.
 const YIELD_EVERY: usize = 64 * 1024;

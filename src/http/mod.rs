@@ -1,17 +1,20 @@
 //! The HTTP side: a bare hyper service (no framework on the hot path) that routes each
 //! request, checks credentials and calls the handler.
 
-mod answer;
 mod api;
 mod auth;
 mod body;
 mod conditional;
+mod delete;
 mod idle;
-mod index;
+mod index_yaml;
 mod packages;
+mod query;
+mod reply_future;
 mod response;
+mod root;
 mod route;
-mod server;
+mod serve;
 mod tls;
 mod upload;
 
@@ -23,13 +26,13 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, ALLOW};
 use hyper::{Method, Request, StatusCode};
 
-pub use server::serve;
+pub use serve::serve;
 pub use tls::acceptor as tls_acceptor;
 
 use crate::config::Config;
 use crate::index::Catalog;
-use answer::{Answer, Handled};
 use auth::{Access, BasicAuth};
+use reply_future::ReplyFuture;
 use response::Reply;
 use route::Route;
 
@@ -58,12 +61,12 @@ impl App {
         }
     }
 
-    pub fn handle(self: &Arc<Self>, request: Request<Incoming>) -> Answer {
+    pub fn handle(self: &Arc<Self>, request: Request<Incoming>) -> ReplyFuture {
         let request_id = match request.headers().get(&X_REQUEST_ID) {
             Some(id) => id.clone(),
             None => self.new_request_id(),
         };
-        Answer::new(request_id, self.dispatch(request))
+        self.dispatch(request).with_request_id(request_id)
     }
 
     /// `<pid>-<start time>-<counter>` in hex, unique per process run: built by hand
@@ -81,10 +84,10 @@ impl App {
 
     /// Routes that read snapshots answer now; those that wait on storage or the request
     /// body answer later, from a future that owns what it needs.
-    fn dispatch(self: &Arc<Self>, request: Request<Incoming>) -> Handled {
+    fn dispatch(self: &Arc<Self>, request: Request<Incoming>) -> ReplyFuture {
         let route = route::resolve(request.uri().path(), &self.config.context_path, self.config.depth);
         if route.is_api() && self.config.disable_api {
-            return Handled::now(response::error(
+            return ReplyFuture::now(response::error(
                 StatusCode::NOT_FOUND,
                 "not found: the API is disabled on this server (DISABLE_API)",
             ));
@@ -96,7 +99,7 @@ impl App {
             _ => Access::Push,
         };
         if let Some(denied) = self.auth.as_ref().and_then(|auth| auth.check(access, request.headers())) {
-            return Handled::now(denied);
+            return ReplyFuture::now(denied);
         }
         let head = method == Method::HEAD;
         let reply = match (route, method) {
@@ -107,26 +110,30 @@ impl App {
                 StatusCode::OK,
                 &serde_json::json!({ "version": concat!("v", env!("CARGO_PKG_VERSION")) }),
             ),
-            (Route::Root, Method::GET | Method::HEAD) => index::repositories(self),
-            (Route::Index { repo }, Method::GET | Method::HEAD) => index::index(self, &repo, request.headers(), head),
+            (Route::Root, Method::GET | Method::HEAD) => root::repositories(self),
+            (Route::Index { repo }, Method::GET | Method::HEAD) => {
+                index_yaml::get(self, &repo, request.headers(), head)
+            }
             (Route::Package { repo, file }, Method::GET | Method::HEAD) => {
                 let (app, repo, file) = (self.clone(), repo.into_owned(), file.into_owned());
-                return Handled::later(
-                    async move { packages::download(&app, repo, file, request.headers(), head).await },
-                );
+                return ReplyFuture::later(async move {
+                    packages::download(&app, repo, file, request.headers(), head).await
+                });
             }
             (Route::ApiCharts { repo }, Method::GET | Method::HEAD) => {
                 api::charts(self, &repo, request.uri().query(), head)
             }
             (Route::ApiCharts { repo }, Method::POST) => {
                 let (app, repo) = (self.clone(), repo.into_owned());
-                return Handled::later(async move { upload::upload(&app, repo, request, upload::Target::Chart).await });
+                return ReplyFuture::later(
+                    async move { upload::upload(&app, repo, request, upload::Target::Chart).await },
+                );
             }
             (Route::ApiProvenance { repo }, Method::POST) => {
                 let (app, repo) = (self.clone(), repo.into_owned());
-                return Handled::later(
-                    async move { upload::upload(&app, repo, request, upload::Target::Provenance).await },
-                );
+                return ReplyFuture::later(async move {
+                    upload::upload(&app, repo, request, upload::Target::Provenance).await
+                });
             }
             (Route::ApiChart { repo, name }, Method::GET | Method::HEAD) => api::chart(self, &repo, &name, head),
             (Route::ApiVersion { repo, name, version }, Method::GET | Method::HEAD) => {
@@ -139,26 +146,26 @@ impl App {
             (Route::ApiVersion { repo, name, version }, Method::DELETE) => {
                 let app = self.clone();
                 let (repo, name, version) = (repo.into_owned(), name.into_owned(), version.into_owned());
-                return Handled::later(async move { upload::delete(&app, repo, name, version).await });
+                return ReplyFuture::later(async move { delete::delete(&app, repo, name, version).await });
             }
             (Route::ApiTemplates { repo, name, version }, Method::GET) => {
                 let app = self.clone();
                 let (repo, name, version) = (repo.into_owned(), name.into_owned(), version.into_owned());
-                return Handled::later(async move {
+                return ReplyFuture::later(async move {
                     api::contents(&app, repo, name, version, api::Contents::Templates).await
                 });
             }
             (Route::ApiValues { repo, name, version }, Method::GET) => {
                 let app = self.clone();
                 let (repo, name, version) = (repo.into_owned(), name.into_owned(), version.into_owned());
-                return Handled::later(
-                    async move { api::contents(&app, repo, name, version, api::Contents::Values).await },
-                );
+                return ReplyFuture::later(async move {
+                    api::contents(&app, repo, name, version, api::Contents::Values).await
+                });
             }
             (Route::NotFound, _) => response::not_found(),
             (route, method) => method_not_allowed(&route, &method),
         };
-        Handled::now(reply)
+        ReplyFuture::now(reply)
     }
 }
 

@@ -38,8 +38,8 @@ pub async fn download(app: &App, repo: String, file: String, headers: &HeaderMap
             return reply;
         }
     }
-    let storage = app.catalog.storage.clone();
-    let opened = tokio::task::spawn_blocking(move || storage.open(&repo, &file)).await.expect("storage task");
+    let catalog = app.catalog.clone();
+    let opened = tokio::task::spawn_blocking(move || catalog.open(&repo, &file)).await.expect("storage task");
     let (file, info) = match opened {
         Ok(found) => found,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -1,8 +1,8 @@
-//! `POST /api/<repo>/charts`, `POST /api/<repo>/prov` and `DELETE …/<name>/<version>`.
+//! `POST /api/<repo>/charts` and `POST /api/<repo>/prov`.
 //!
-//! An upload is read whole (bounded by `MAX_UPLOAD_SIZE`), validated off the async
-//! runtime, then saved by the index's writer, which answers only once the package is
-//! durable and in the published index.
+//! An upload is read whole (bounded by `MAX_UPLOAD_SIZE`) and split into its parts here;
+//! the index checks and saves it off the async runtime, and answers only once the package
+//! is durable and in the published index. Its refusals become statuses here, in one place.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -10,12 +10,10 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Request, StatusCode};
 
-use super::api::form_pairs;
+use super::query::form_pairs;
 use super::response::{self, Reply};
 use super::App;
-use crate::chart::package::{self, Keep};
-use crate::chart::provenance;
-use crate::index::{UploadedChart, UploadedProvenance, WriteError};
+use crate::index::{SaveError, Upload};
 
 /// Which route the body came to: a raw body is a package on `/charts`, a provenance file
 /// on `/prov`; a multipart form may carry both on either.
@@ -32,66 +30,25 @@ pub async fn upload(app: &App, repo: String, request: Request<Incoming>, target:
         Ok(body) => body,
         Err(reply) => return reply,
     };
-    let (chart, prov) = match content_type.as_deref().filter(|t| is_multipart(t)) {
+    let upload = match content_type.as_deref().filter(|t| is_multipart(t)) {
         Some(content_type) => match form_files(app, content_type, body).await {
-            Ok(files) => files,
+            Ok(upload) => upload,
             Err(message) => return response::upload_error(StatusCode::BAD_REQUEST, message),
         },
-        None if target == Target::Chart => (Some(body), None),
-        None => (None, Some(body)),
+        None if target == Target::Chart => Upload { chart: Some(body), provenance: None },
+        None => Upload { chart: None, provenance: Some(body) },
     };
-    let strict = app.config.enforce_semver2;
     let overwrite = app.config.may_overwrite(force);
     let catalog = app.catalog.clone();
-    let invalid = |message: String| (StatusCode::BAD_REQUEST, message);
-    let saved = tokio::task::spawn_blocking(move || {
-        let chart = match chart {
-            Some(bytes) => Some(UploadedChart {
-                read: package::read_with_digest(&bytes, Keep::Validate, strict).map_err(invalid)?,
-                bytes,
-            }),
-            None => None,
-        };
-        let provenance = match prov {
-            Some(bytes) => {
-                Some(UploadedProvenance { file_name: provenance::file_name(&bytes).map_err(invalid)?, bytes })
-            }
-            None => None,
-        };
-        let described = chart.as_ref().map(|c| c.read.package.metadata.file_name());
-        catalog.save(&repo, chart, provenance, overwrite).map_err(|e| match e {
-            WriteError::Exists => (StatusCode::CONFLICT, "file already exists".to_string()),
-            WriteError::NotFound(message) => (StatusCode::NOT_FOUND, message),
-            WriteError::Storage(error) => {
-                tracing::error!(%repo, %error, "saving an upload failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {error}"))
-            }
-        })?;
-        if let Some(file) = described {
-            tracing::info!(repo = %repo, %file, "chart saved");
-        }
-        Ok::<(), (StatusCode, String)>(())
-    })
-    .await
-    .expect("upload task");
+    let saved = tokio::task::spawn_blocking(move || catalog.save(&repo, upload, overwrite)).await.expect("upload task");
     match saved {
         Ok(()) => response::json(StatusCode::CREATED, &serde_json::json!({ "saved": true })),
-        Err((status, message)) => response::upload_error(status, message),
-    }
-}
-
-pub async fn delete(app: &App, repo: String, name: String, version: String) -> Reply {
-    let catalog = app.catalog.clone();
-    let deleted =
-        tokio::task::spawn_blocking(move || catalog.delete(&repo, &name, &version)).await.expect("delete task");
-    match deleted {
-        Ok(()) => response::json(StatusCode::OK, &serde_json::json!({ "deleted": true })),
-        Err(WriteError::NotFound(message)) => response::delete_error(StatusCode::NOT_FOUND, message),
-        Err(WriteError::Storage(error)) => {
-            tracing::error!(%error, "delete failed");
-            response::delete_error(StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {error}"))
+        Err(SaveError::Invalid(message)) => response::upload_error(StatusCode::BAD_REQUEST, message),
+        Err(SaveError::Exists) => response::upload_error(StatusCode::CONFLICT, "file already exists"),
+        Err(SaveError::Storage(error)) => {
+            tracing::error!(%error, "saving an upload failed");
+            response::upload_error(StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {error}"))
         }
-        Err(WriteError::Exists) => unreachable!("a delete never finds a conflict"),
     }
 }
 
@@ -123,7 +80,7 @@ fn is_multipart(content_type: &str) -> bool {
 }
 
 /// The package and provenance parts of a multipart form.
-async fn form_files(app: &App, content_type: &str, body: Bytes) -> Result<(Option<Bytes>, Option<Bytes>), String> {
+async fn form_files(app: &App, content_type: &str, body: Bytes) -> Result<Upload, String> {
     let boundary = multer::parse_boundary(content_type).map_err(|e| format!("malformed multipart form: {e}"))?;
     let stream = futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
     let mut form = multer::Multipart::new(stream, boundary);
@@ -147,5 +104,5 @@ async fn form_files(app: &App, content_type: &str, body: Bytes) -> Result<(Optio
             app.config.chart_post_form_field_name, app.config.prov_post_form_field_name
         ));
     }
-    Ok((chart, prov))
+    Ok(Upload { chart, provenance: prov })
 }

@@ -10,10 +10,18 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use super::crc::CrcPart;
-use super::segments::Segment;
+use super::piece::Piece;
 
 /// Segments per block; a block is split past twice this and merged below half.
 const BLOCK: usize = 32;
+
+/// A run of consecutive charts: every name in `[first, next segment's first)`, as text and
+/// compressed.
+#[derive(Debug)]
+pub struct Segment {
+    pub first: String,
+    pub piece: Piece,
+}
 
 /// Consecutive segments with the CRCs of their texts and of their deflate streams joined.
 #[derive(Debug)]
@@ -140,7 +148,6 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::index::segments::Piece;
 
     fn segment(name: String) -> Arc<Segment> {
         let text = Bytes::from(format!("  {name}:\n"));

@@ -1,27 +1,31 @@
-//! All repositories, found at start-up or created by their first upload.
+//! All repositories, found at start-up or created by their first upload, and what the
+//! rest of the server asks of them.
 //!
 //! The map is itself an immutable value behind `ArcSwap`: looking a repository up is an
 //! atomic load and a hash lookup; creating one (rare) copies the map.
 
 use std::collections::HashMap;
 use std::io;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 
-use super::cache::{self, CacheView, CACHE_FILE};
 use super::repository::Repository;
-use super::snapshot::{IndexSettings, RepoSnapshot};
-use crate::storage::Storage;
+use super::settings::IndexSettings;
+use super::snapshot::RepoSnapshot;
+use super::writes::{self, DeleteError, SaveError, Upload};
+use super::{scan, startup_cache};
+use crate::chart::package::{self, ChartPackage, Keep};
+use crate::storage::{ObjectInfo, Storage};
 
 pub struct Catalog {
-    pub storage: Arc<dyn Storage>,
-    pub settings: IndexSettings,
+    storage: Arc<dyn Storage>,
+    settings: IndexSettings,
     /// Parallel package readers for scans.
-    pub workers: usize,
-    pub depth: u8,
+    workers: usize,
+    /// Path segments that name a repository.
+    depth: u8,
     repositories: ArcSwap<HashMap<String, Arc<Repository>>>,
     /// Serializes creations so two first uploads to one new repository share it.
     creating: Mutex<()>,
@@ -32,19 +36,18 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn new(storage: Arc<dyn Storage>, settings: IndexSettings, workers: usize, depth: u8) -> Catalog {
-        let empty = RepoSnapshot::build(&mut Default::default(), &settings, SystemTime::now());
         Catalog {
+            empty: Arc::new(RepoSnapshot::empty(&settings)),
             storage,
             settings,
             workers: workers.max(1),
             depth,
             repositories: ArcSwap::from_pointee(HashMap::new()),
             creating: Mutex::new(()),
-            empty,
         }
     }
 
-    pub fn get(&self, name: &str) -> Option<Arc<Repository>> {
+    fn get(&self, name: &str) -> Option<Arc<Repository>> {
         self.repositories.load().get(name).cloned()
     }
 
@@ -56,7 +59,7 @@ impl Catalog {
         }
     }
 
-    pub fn get_or_create(&self, name: &str) -> Arc<Repository> {
+    fn get_or_create(&self, name: &str) -> Arc<Repository> {
         if let Some(found) = self.get(name) {
             return found;
         }
@@ -78,53 +81,21 @@ impl Catalog {
         names
     }
 
-    /// Start-up: adopts each repository's cache, then reads what changed since it was
-    /// written.
+    /// Start-up: adopts each repository's start-up cache, then reads what changed since it
+    /// was written.
     pub fn start(&self) -> io::Result<()> {
         for name in self.storage.repositories(self.depth)? {
-            let repository = self.get_or_create(&name);
-            let bytes = match self.storage.read(&name, CACHE_FILE) {
-                Ok(bytes) => bytes,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            };
-            match cache::decode(&bytes, &repository.url_prefix, self.settings.strict_semver) {
-                Ok(mut state) => {
-                    tracing::info!(repo = %name, versions = state.version_count(), "loaded the start-up cache");
-                    repository.publish(&mut state, &self.settings);
-                    *repository.lock() = state;
-                    let generation = repository.generation.load(Ordering::Acquire);
-                    repository.cached_generation.store(generation, Ordering::Release);
-                }
-                Err(problem) => tracing::warn!(repo = %name, %problem, "ignoring the start-up cache"),
-            }
+            startup_cache::load(&self.get_or_create(&name), &*self.storage)?;
         }
         self.rescan()
     }
 
-    /// Writes the start-up cache of every repository changed since its last save. Runs
-    /// off the request path; a failure only costs the next start-up some time. Returns
+    /// Writes the start-up cache of every repository changed since its last save. Returns
     /// whether it wrote anything.
     pub fn save_caches(&self) -> bool {
         let mut wrote = false;
         for repository in self.repositories.load().values() {
-            let generation = repository.generation.load(Ordering::Acquire);
-            if generation == repository.cached_generation.load(Ordering::Acquire) {
-                continue;
-            }
-            let (view, generation) = {
-                let state = repository.lock();
-                (CacheView::of(&state), repository.generation.load(Ordering::Acquire))
-            };
-            let (prefix, strict) = (&repository.url_prefix, self.settings.strict_semver);
-            match self.storage.write_with(&repository.name, CACHE_FILE, &mut |out| view.encode_to(out, prefix, strict))
-            {
-                Ok(_) => {
-                    repository.cached_generation.store(generation, Ordering::Release);
-                    wrote = true;
-                }
-                Err(error) => tracing::warn!(repo = %repository.name, %error, "could not write the start-up cache"),
-            }
+            wrote |= startup_cache::save(repository, &*self.storage);
         }
         wrote
     }
@@ -137,6 +108,30 @@ impl Catalog {
         names.sort();
         names.dedup();
         let repositories: Vec<Arc<Repository>> = names.iter().map(|n| self.get_or_create(n)).collect();
-        super::scan::sync(self, &repositories)
+        scan::sync(&*self.storage, self.workers, &repositories)
+    }
+
+    /// Checks and saves an upload into `repo`, which its first upload creates. Blocks.
+    pub fn save(&self, repo: &str, upload: Upload, overwrite: bool) -> Result<(), SaveError> {
+        let checked = upload.check(self.settings.strict_semver)?;
+        writes::save(&self.get_or_create(repo), &*self.storage, checked, overwrite)
+    }
+
+    /// Deletes a version of a chart and its provenance file. Blocks.
+    pub fn delete(&self, repo: &str, name: &str, version: &str) -> Result<(), DeleteError> {
+        let not_found = || DeleteError::NotFound(format!("chart version not found: {name} {version}"));
+        let repository = self.get(repo).ok_or_else(not_found)?;
+        writes::delete(&repository, &*self.storage, name, version)
+    }
+
+    /// Opens a stored package or provenance file for streaming. Blocks.
+    pub fn open(&self, repo: &str, file: &str) -> io::Result<(std::fs::File, ObjectInfo)> {
+        self.storage.open(repo, file)
+    }
+
+    /// Reads a stored package's contents (values and templates). Blocks.
+    pub fn read_package(&self, repo: &str, file: &str) -> Result<ChartPackage, String> {
+        let bytes: Bytes = self.storage.read(repo, file).map_err(|e| e.to_string())?;
+        package::read(&bytes, Keep::Contents, false)
     }
 }

@@ -6,20 +6,52 @@
 //!    ▲                  ▲         (after every change, before the answer)
 //!    └── upload/delete ─┘
 //! ```
+//!
+//! The files form a stack; each uses only those listed before it (`tests/layers.rs`
+//! holds the code to this order):
+//!
+//! - `render`: the index's text — key lines and version entries as YAML.
+//! - `crc`: CRC-32 of a concatenation from its parts.
+//! - `settings`: what every repository's index shares (`CHART_URL`, `CONTEXT_PATH`, …).
+//! - `entry`: one indexed version, rendered once when it arrives.
+//! - `charts`: a chart's versions, and pointing their text into a segment's.
+//! - `piece`: a run of text and its raw-deflate link of the gzip chain.
+//! - `blocks`: segments, grouped in blocks that carry joined CRCs.
+//! - `segments`: where the text is cut, kept in step with the charts.
+//! - `encoding`: one encoding of the index ready for the wire (the one place that knows
+//!   HTTP headers and `sendfile`).
+//! - `stitch`: both encodings from the segments; the gzip member's header and trailer.
+//! - `snapshot`: the immutable answer to every read of one repository.
+//! - `state`: the writer's model; publishing makes a snapshot of it.
+//! - `repository`: a state behind its lock, a snapshot behind `ArcSwap`, and
+//!   [`Repository::change`](repository::Repository::change), the one door for changes.
+//! - `startup_cache`: the file a restart reads instead of every package.
+//! - `scan`: reading storage into the index on a pool of workers.
+//! - `writes`: uploads and deletes.
+//! - `catalog`: all repositories, and what the rest of the server asks of them.
 
-pub mod blocks;
-pub mod cache;
-pub mod catalog;
-pub mod crc;
-pub mod render;
-pub mod repository;
-pub mod scan;
-pub mod segments;
-pub mod snapshot;
-pub mod state;
-pub mod version;
-pub mod writes;
+mod render;
+mod crc;
+mod settings;
+mod entry;
+mod charts;
+mod piece;
+mod blocks;
+mod segments;
+mod encoding;
+mod stitch;
+mod snapshot;
+mod state;
+mod repository;
+mod startup_cache;
+mod scan;
+mod writes;
+mod catalog;
 
 pub use catalog::Catalog;
-pub use snapshot::{IndexSettings, RepoSnapshot, Representation};
-pub use writes::{UploadedChart, UploadedProvenance, WriteError};
+pub use charts::Chart;
+pub use encoding::{Chunks, Cursor, Representation};
+pub use entry::IndexedVersion;
+pub use settings::IndexSettings;
+pub use snapshot::RepoSnapshot;
+pub use writes::{DeleteError, SaveError, Upload};

@@ -1,4 +1,5 @@
-//! A version's index entry as YAML text, written directly.
+//! The index's text: its first lines, each chart's key line and each version's entry, as
+//! YAML written directly.
 //!
 //! Every package read at start-up is rendered once; through serde_yaml's emitter that was
 //! ~12 µs a version, a fifth of a cold start. The entry has a fixed shape, so it is written
@@ -16,6 +17,10 @@ use bytes::Bytes;
 
 use crate::chart::metadata::{Dependency, Maintainer};
 use crate::chart::ChartVersionEntry;
+
+/// What the index starts with, with entries and without.
+pub const PREFIX: &[u8] = b"apiVersion: v1\nentries:\n";
+pub const PREFIX_EMPTY: &[u8] = b"apiVersion: v1\nentries: {}\n";
 
 /// `- key: value` lines at the depth of a version under `entries.<name>`: the first line
 /// starts with `  - `, the others with four spaces.

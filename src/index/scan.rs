@@ -11,10 +11,9 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use super::catalog::Catalog;
+use super::entry::{FileStamp, IndexedVersion};
 use super::repository::Repository;
 use super::state::RepoState;
-use super::version::{FileStamp, IndexedVersion};
 use crate::chart::metadata::file_name;
 use crate::chart::package::{self, Keep};
 use crate::chart::version::newest_first;
@@ -31,20 +30,23 @@ struct Plan {
     present: HashSet<String>,
 }
 
-/// Syncs the given repositories with storage and publishes those that changed.
-pub fn sync(catalog: &Catalog, repositories: &[Arc<Repository>]) -> io::Result<()> {
+/// Syncs the given repositories with `storage`, reading packages on `workers` threads,
+/// and publishes those that changed.
+pub fn sync(storage: &dyn Storage, workers: usize, repositories: &[Arc<Repository>]) -> io::Result<()> {
     let mut plans = Vec::with_capacity(repositories.len());
     for repository in repositories {
-        let state = repository.lock();
-        // Nothing indexed yet: every package will be read, and the read tells its size and
-        // time, so the listing need not stat each file first.
-        let listing = if state.files.is_empty() && state.broken.is_empty() {
-            let names = catalog.storage.list_names(&repository.name)?;
-            names.into_iter().map(|name| ObjectInfo { name, size: 0, modified: UNIX_EPOCH }).collect()
-        } else {
-            catalog.storage.list(&repository.name)?
-        };
-        plans.push(plan(&state, listing));
+        let plan = repository.inspect(|state| -> io::Result<Plan> {
+            // Nothing indexed yet: every package will be read, and the read tells its size
+            // and time, so the listing need not stat each file first.
+            let listing = if state.is_new() {
+                let names = storage.list_names(repository.name())?;
+                names.into_iter().map(|name| ObjectInfo { name, size: 0, modified: UNIX_EPOCH }).collect()
+            } else {
+                storage.list(repository.name())?
+            };
+            Ok(plan(state, listing))
+        })?;
+        plans.push(plan);
     }
     let jobs: Vec<(usize, ObjectInfo)> = plans
         .iter()
@@ -53,12 +55,11 @@ pub fn sync(catalog: &Catalog, repositories: &[Arc<Repository>]) -> io::Result<(
         .collect();
     let mut results: Vec<Vec<(ObjectInfo, Result<IndexedVersion, String>)>> =
         plans.iter().map(|plan| Vec::with_capacity(plan.read.len())).collect();
-    read_all(catalog, repositories, jobs, |(i, object, result)| results[i].push((object, result)));
+    read_all(storage, workers, repositories, jobs, |(i, object, result)| results[i].push((object, result)));
     for ((repository, plan), results) in repositories.iter().zip(plans).zip(results) {
-        let mut state = repository.lock();
-        if apply(&mut state, repository, plan, results) {
-            repository.publish(&mut state, &catalog.settings);
-            tracing::info!(repo = %repository.name, versions = state.version_count(), "index updated from storage");
+        let changed = repository.change(|state| apply(state, repository, plan, results).then(|| state.version_count()));
+        if let Some(versions) = changed {
+            tracing::info!(repo = %repository.name(), versions, "index updated from storage");
         }
     }
     Ok(())
@@ -73,7 +74,7 @@ fn plan(state: &RepoState, listing: Vec<ObjectInfo>) -> Plan {
         plan.present.insert(object.name.clone());
         let stamp = FileStamp { size: object.size, modified: object.modified };
         let indexed = state.stamp_of(&object.name);
-        if indexed != Some(stamp) && state.broken.get(&object.name) != Some(&stamp) {
+        if indexed != Some(stamp) && state.broken_at(&object.name) != Some(&stamp) {
             plan.read.push((object, indexed));
         }
     }
@@ -94,7 +95,7 @@ fn apply(
     results: Vec<(ObjectInfo, Result<IndexedVersion, String>)>,
 ) -> bool {
     let Plan { read, remove, present } = plan;
-    if state.files.is_empty() && state.broken.is_empty() && remove.is_empty() {
+    if state.is_new() && remove.is_empty() {
         return fill(state, repository, present, results);
     }
     let mut changed = false;
@@ -117,25 +118,25 @@ fn apply(
         let version = match result {
             Ok(version) => version,
             Err(problem) => {
-                tracing::warn!(repo = %repository.name, file = %object.name, %problem, "skipping a file that is not a valid chart package");
-                state.broken.insert(object.name, stamp);
+                tracing::warn!(repo = %repository.name(), file = %object.name, %problem, "skipping a file that is not a valid chart package");
+                state.mark_broken(object.name, stamp);
                 continue;
             }
         };
         if let Some(other) = state.find(&version.name, &version.version) {
             // Two files hold one version: keep the one named as an upload would name it.
             if object.name != file_name(&version.name, &version.version) {
-                tracing::warn!(repo = %repository.name, file = %object.name, indexed = %other.file_name,
+                tracing::warn!(repo = %repository.name(), file = %object.name, indexed = %other.file_name,
                     "skipping a package whose chart version is already indexed from another file");
-                state.broken.insert(object.name, stamp);
+                state.mark_broken(object.name, stamp);
                 continue;
             }
         }
-        state.broken.remove(&object.name);
+        state.forget_broken(&object.name);
         state.insert(version);
         changed = true;
     }
-    state.broken.retain(|file, _| present.contains(file));
+    state.keep_broken_among(&present);
     changed
 }
 
@@ -157,8 +158,8 @@ fn fill(
                 None => drop(by_name.insert(version.name.clone(), vec![version])),
             },
             Err(problem) => {
-                tracing::warn!(repo = %repository.name, file = %object.name, %problem, "skipping a file that is not a valid chart package");
-                state.broken.insert(object.name, FileStamp { size: object.size, modified: object.modified });
+                tracing::warn!(repo = %repository.name(), file = %object.name, %problem, "skipping a file that is not a valid chart package");
+                state.mark_broken(object.name, FileStamp { size: object.size, modified: object.modified });
             }
         }
     }
@@ -178,9 +179,9 @@ fn fill(
         for version in versions {
             match chart.last() {
                 Some(other) if other.version == version.version => {
-                    tracing::warn!(repo = %repository.name, file = %version.file_name, indexed = %other.file_name,
+                    tracing::warn!(repo = %repository.name(), file = %version.file_name, indexed = %other.file_name,
                         "skipping a package whose chart version is already indexed from another file");
-                    state.broken.insert(version.file_name.clone(), version.stamp);
+                    state.mark_broken(version.file_name.clone(), version.stamp);
                 }
                 _ => chart.push(Arc::new(version)),
             }
@@ -189,7 +190,7 @@ fn fill(
     }
     let changed = !kept.is_empty();
     state.fill(kept);
-    state.broken.retain(|file, _| present.contains(file));
+    state.keep_broken_among(&present);
     changed
 }
 
@@ -197,11 +198,11 @@ fn fill(
 /// and the version or why it is none.
 type ReadResult = (usize, ObjectInfo, Result<IndexedVersion, String>);
 
-/// Reads `jobs` on `catalog.workers` threads and hands each result to `take` on this
-/// thread as it arrives (sorting results out while the workers read); logs progress on
-/// big scans.
+/// Reads `jobs` on `workers` threads and hands each result to `take` on this thread as it
+/// arrives (sorting results out while the workers read); logs progress on big scans.
 fn read_all(
-    catalog: &Catalog,
+    storage: &dyn Storage,
+    workers: usize,
     repositories: &[Arc<Repository>],
     jobs: Vec<(usize, ObjectInfo)>,
     mut take: impl FnMut(ReadResult),
@@ -211,20 +212,18 @@ fn read_all(
         return;
     }
     let started = Instant::now();
-    tracing::info!(packages = total, workers = catalog.workers, "reading packages");
-    let storage: &dyn Storage = &*catalog.storage;
-    let strict = catalog.settings.strict_semver;
+    tracing::info!(packages = total, workers, "reading packages");
     // Work travels in batches: one channel operation per package made start-up spend a
     // fifth of its time switching threads.
-    let (job_tx, job_rx) = crossbeam_channel::bounded::<Vec<(usize, ObjectInfo)>>(catalog.workers * 2);
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<Vec<(usize, ObjectInfo)>>(workers * 2);
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Vec<ReadResult>>();
     std::thread::scope(|scope| {
-        for _ in 0..catalog.workers.min(total) {
+        for _ in 0..workers.min(total) {
             let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
             scope.spawn(move || {
                 for batch in job_rx {
                     let done = batch.into_iter().map(|(i, object)| {
-                        let (object, result) = read_version(storage, &repositories[i], object, strict);
+                        let (object, result) = read_version(storage, &repositories[i], object);
                         (i, object, result)
                     });
                     if done_tx.send(done.collect()).is_err() {
@@ -267,13 +266,12 @@ fn read_version(
     storage: &dyn Storage,
     repository: &Repository,
     listed: ObjectInfo,
-    strict: bool,
 ) -> (ObjectInfo, Result<IndexedVersion, String>) {
-    let (bytes, object) = match storage.read_object(&repository.name, &listed.name) {
+    let (bytes, object) = match storage.read_object(repository.name(), &listed.name) {
         Ok(read) => read,
         Err(e) => return (listed, Err(format!("cannot read: {e}"))),
     };
-    let read = match package::read_with_digest(&bytes, Keep::ChartYaml, strict) {
+    let read = match package::read_with_digest(&bytes, Keep::ChartYaml, repository.settings().strict_semver) {
         Ok(read) => read,
         Err(problem) => return (object, Err(problem)),
     };
@@ -286,7 +284,7 @@ fn read_version(
         stamp,
         read.digest,
         object.modified,
-        &repository.url_prefix,
+        repository.url_prefix(),
     );
     (object, Ok(version))
 }

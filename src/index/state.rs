@@ -1,73 +1,66 @@
-//! The mutable model behind one repository: chart name → versions, newest first.
+//! The mutable model behind one repository: chart name → versions, newest first, the
+//! files they were read from, and the index text kept in step with them.
 //!
-//! Only the repository's writer touches it (under the repository's mutex). Its maps are
-//! persistent (`imbl`), so publishing a snapshot shares them in O(1) and a change copies
-//! only the path to what it touches.
+//! Only the repository's writer touches it (under the repository's mutex, see
+//! [`super::repository::Repository::change`]). Publishing is the writer's act: it brings
+//! the segments up to date and makes an immutable snapshot of charts and segments.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use bytes::Bytes;
-
+use super::charts::{Chart, Charts};
+use super::entry::{FileStamp, IndexedVersion};
 use super::segments::Segments;
-use super::version::{FileStamp, IndexedVersion};
+use super::settings::IndexSettings;
+use super::snapshot::RepoSnapshot;
 use crate::chart::version::newest_first;
 
-/// All versions of one chart, newest first.
-#[derive(Debug, Clone)]
-pub struct Chart {
-    /// `  <name>:` — the chart's key line under `entries:` in the index.
-    pub key: Bytes,
-    pub versions: Vec<Arc<IndexedVersion>>,
-}
-
-impl Chart {
-    pub fn new(name: &str, versions: Vec<Arc<IndexedVersion>>) -> Chart {
-        Chart { key: Bytes::from(super::render::chart_key(name)), versions }
-    }
-
-    /// Bytes of this chart's part of the index.
-    pub fn text_len(&self) -> usize {
-        self.key.len() + self.versions.iter().map(|v| v.yaml.len()).sum::<usize>()
-    }
-
-    /// The version whose text is exactly `version`.
-    pub fn get(&self, version: &str) -> Option<&Arc<IndexedVersion>> {
-        self.versions.iter().find(|v| v.version == version)
-    }
-
-    /// `[ {version}, … ]` for `GET /api/<repo>/charts/<name>`.
-    pub fn json(&self) -> Vec<u8> {
-        let mut out = vec![b'['];
-        for (i, version) in self.versions.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(&version.json());
-        }
-        out.push(b']');
-        out
-    }
-}
-
-/// Persistent map of chart name → chart; cheap to clone into a snapshot.
-pub type Charts = imbl::OrdMap<String, Arc<Chart>>;
 /// Storage file → the (name, version) read from it. Only the writer needs it, so it is
 /// a plain map: a persistent one cost ~700 bytes a version.
 pub type Files = HashMap<String, (String, String)>;
 
 #[derive(Debug, Default)]
 pub struct RepoState {
-    pub charts: Charts,
-    pub files: Files,
+    charts: Charts,
+    files: Files,
     /// Files that are not valid packages, with the stamp they were found bad at, so a
     /// rescan warns once per change instead of at every pass.
-    pub broken: HashMap<String, FileStamp>,
+    broken: HashMap<String, FileStamp>,
     /// The index text and its gzip, in segments kept up to date with `charts`.
-    pub segments: Segments,
+    segments: Segments,
+    /// Whether the charts changed since the last publish.
+    unpublished: bool,
 }
 
 impl RepoState {
+    /// A state read back from the start-up cache, whose segments already hold the text of
+    /// `charts`; it is yet to be published.
+    pub fn restore(charts: Charts, files: Files, broken: HashMap<String, FileStamp>, segments: Segments) -> RepoState {
+        RepoState { charts, files, broken, segments, unpublished: true }
+    }
+
+    pub fn charts(&self) -> &Charts {
+        &self.charts
+    }
+
+    pub fn segments(&self) -> &Segments {
+        &self.segments
+    }
+
+    pub fn broken(&self) -> impl Iterator<Item = (&String, &FileStamp)> {
+        self.broken.iter()
+    }
+
+    /// Nothing indexed and nothing found broken: a first scan.
+    pub fn is_new(&self) -> bool {
+        self.files.is_empty() && self.broken.is_empty()
+    }
+
+    pub fn is_unpublished(&self) -> bool {
+        self.unpublished
+    }
+
     pub fn version_count(&self) -> usize {
         self.charts.values().map(|c| c.versions.len()).sum()
     }
@@ -91,6 +84,25 @@ impl RepoState {
         self.charts.get(name)?.get(version)
     }
 
+    /// The stamp `file` was found broken at, if it was.
+    pub fn broken_at(&self, file: &str) -> Option<&FileStamp> {
+        self.broken.get(file)
+    }
+
+    /// Notes that `file`, as of `stamp`, is not a valid package.
+    pub fn mark_broken(&mut self, file: String, stamp: FileStamp) {
+        self.broken.insert(file, stamp);
+    }
+
+    pub fn forget_broken(&mut self, file: &str) {
+        self.broken.remove(file);
+    }
+
+    /// Forgets broken files that are no longer in storage.
+    pub fn keep_broken_among(&mut self, present: &HashSet<String>) {
+        self.broken.retain(|file, _| present.contains(file));
+    }
+
     /// Adds a version, replacing the one with the same name and version text; returns the
     /// replaced one.
     pub fn insert(&mut self, version: IndexedVersion) -> Option<Arc<IndexedVersion>> {
@@ -111,6 +123,7 @@ impl RepoState {
         };
         self.charts.insert(name.clone(), Arc::new(chart));
         self.segments.mark(&name);
+        self.unpublished = true;
         replaced
     }
 
@@ -132,6 +145,7 @@ impl RepoState {
             })
             .collect();
         self.segments.mark_all();
+        self.unpublished = true;
     }
 
     /// Removes one version; a chart with no versions left leaves the index.
@@ -148,32 +162,19 @@ impl RepoState {
             self.charts.insert(name.to_string(), Arc::new(Chart { key, versions }));
         }
         self.segments.mark(name);
+        self.unpublished = true;
         Some(removed)
     }
 
-    /// A copy to prepare a change on: it shares the charts and segments (cheaply: a
-    /// persistent map and a vector of pointers) and leaves out the rest.
-    pub fn draft(&self) -> RepoState {
-        RepoState { charts: self.charts.clone(), segments: self.segments.clone(), ..RepoState::default() }
+    /// Removes whatever version was read from `file_name`.
+    pub fn remove_file(&mut self, file_name: &str) -> Option<Arc<IndexedVersion>> {
+        let (name, version) = self.files.get(file_name)?.clone();
+        self.remove(&name, &version)
     }
 
-    /// Takes the charts and segments of a draft in which `file` was inserted as
-    /// `name`/`version` (replacing `replaced`), once the write of `file` gave it `stamp`.
-    pub fn adopt(
-        &mut self,
-        draft: RepoState,
-        replaced: Option<&IndexedVersion>,
-        (file, name, version): (&str, &str, &str),
-        stamp: FileStamp,
-    ) {
-        self.charts = draft.charts;
-        self.segments = draft.segments;
-        if let Some(old) = replaced {
-            self.files.remove(&old.file_name);
-        }
-        self.files.insert(file.to_string(), (name.to_string(), version.to_string()));
-        self.broken.remove(file);
-        // The draft's version was made before its file existed; give it the real stamp.
+    /// Gives a version the stamp its file got when it was written: an upload indexes the
+    /// version while its file is still being written.
+    pub fn restamp(&mut self, name: &str, version: &str, stamp: FileStamp) {
         if let Some(chart) = self.charts.get(name) {
             let mut chart = Chart::clone(chart);
             for indexed in chart.versions.iter_mut().filter(|v| v.version == version) {
@@ -183,9 +184,22 @@ impl RepoState {
         }
     }
 
-    /// Removes whatever version was read from `file_name`.
-    pub fn remove_file(&mut self, file_name: &str) -> Option<Arc<IndexedVersion>> {
-        let (name, version) = self.files.get(file_name)?.clone();
-        self.remove(&name, &version)
+    /// Brings the segments in line with the charts: re-renders and recompresses what
+    /// changed, and points the charts' text into the new segments, so the old buffers are
+    /// freed and the index text is held once. The costly part of a publish, so a writer
+    /// may do it early, while it waits on storage.
+    pub fn prepare(&mut self) {
+        self.segments.refresh(&mut self.charts);
+    }
+
+    /// The snapshot of this state, generated at `modified`.
+    pub fn publish(&mut self, settings: &IndexSettings, modified: SystemTime) -> RepoSnapshot {
+        self.prepare();
+        self.unpublished = false;
+        RepoSnapshot::new(self.charts.clone(), self.segments.blocks(), settings, modified)
     }
 }
+
+#[cfg(test)]
+#[path = "publish_tests.rs"]
+mod tests;

@@ -1,125 +1,156 @@
 //! Changes through the API: uploads and deletes.
 //!
-//! Each runs under its repository's writer lock and follows one rule: storage first, then
-//! the index, then the answer. When the caller hears "saved", the package is synced on
-//! disk and the published snapshot already lists it; when it hears a refusal, nothing was
-//! written.
+//! Each passes through its repository's one door ([`Repository::change`]) and follows one
+//! rule: storage first, then the index, then the answer. When the caller hears "saved",
+//! the package is synced on disk and the published snapshot already lists it; when it
+//! hears a refusal, nothing was written.
 
 use std::io;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use super::catalog::Catalog;
-use super::snapshot::RepoSnapshot;
-use super::version::{FileStamp, IndexedVersion};
-use crate::chart::package::ReadPackage;
-use crate::chart::version;
+use super::entry::{FileStamp, IndexedVersion};
+use super::repository::Repository;
+use crate::chart::package::{self, Keep, ReadPackage};
+use crate::chart::{provenance, version};
+use crate::storage::Storage;
 
-/// A chart package from an upload, already read and validated.
-pub struct UploadedChart {
-    pub bytes: Bytes,
-    pub read: ReadPackage,
+/// What an upload brings: a chart package, a provenance file, or both.
+pub struct Upload {
+    pub chart: Option<Bytes>,
+    pub provenance: Option<Bytes>,
 }
 
-/// A provenance file from an upload, with the file name it belongs under.
-pub struct UploadedProvenance {
-    pub bytes: Bytes,
-    pub file_name: String,
+/// An upload whose parts have been read and checked.
+pub struct Checked {
+    chart: Option<(Bytes, ReadPackage)>,
+    /// The provenance file and the name it is stored under.
+    provenance: Option<(Bytes, String)>,
 }
 
-/// Why a write was refused or failed.
+/// Why an upload was refused or failed.
 #[derive(Debug)]
-pub enum WriteError {
+pub enum SaveError {
+    /// Not a valid chart package or provenance file; the message names the problem.
+    Invalid(String),
     /// The version (or provenance file) exists and overwriting is not allowed.
     Exists,
-    /// Nothing to delete.
+    Storage(io::Error),
+}
+
+/// Why a delete failed.
+#[derive(Debug)]
+pub enum DeleteError {
     NotFound(String),
     Storage(io::Error),
 }
 
-impl From<io::Error> for WriteError {
+impl From<io::Error> for SaveError {
     fn from(error: io::Error) -> Self {
-        WriteError::Storage(error)
+        SaveError::Storage(error)
     }
 }
 
-impl Catalog {
-    /// Saves a chart package and/or its provenance file into `repo` (created if new).
-    pub fn save(
-        &self,
-        repo: &str,
-        chart: Option<UploadedChart>,
-        provenance: Option<UploadedProvenance>,
-        overwrite: bool,
-    ) -> Result<(), WriteError> {
-        let repository = self.get_or_create(repo);
-        let mut state = repository.lock();
-        let storage = &*self.storage;
+impl From<io::Error> for DeleteError {
+    fn from(error: io::Error) -> Self {
+        DeleteError::Storage(error)
+    }
+}
 
+impl Upload {
+    /// Reads and validates every part, before anything is written or locked.
+    pub fn check(self, strict_semver: bool) -> Result<Checked, SaveError> {
+        let chart = match self.chart {
+            Some(bytes) => {
+                let read =
+                    package::read_with_digest(&bytes, Keep::Validate, strict_semver).map_err(SaveError::Invalid)?;
+                Some((bytes, read))
+            }
+            None => None,
+        };
+        let provenance = match self.provenance {
+            Some(bytes) => {
+                let file_name = provenance::file_name(&bytes).map_err(SaveError::Invalid)?;
+                Some((bytes, file_name))
+            }
+            None => None,
+        };
+        Ok(Checked { chart, provenance })
+    }
+}
+
+/// Saves a checked upload into `repository`.
+pub fn save(repository: &Repository, storage: &dyn Storage, upload: Checked, overwrite: bool) -> Result<(), SaveError> {
+    let repo = repository.name();
+    let Checked { chart, provenance } = upload;
+    let chart_file = chart.as_ref().map(|(_, read)| read.package.metadata.file_name());
+    repository.change(|state| {
         // Check everything before writing anything: a refusal writes nothing.
-        let chart_file = chart.as_ref().map(|c| c.read.package.metadata.file_name());
         if !overwrite {
-            if let Some((chart, file)) = chart.as_ref().zip(chart_file.as_ref()) {
-                let entry = &chart.read.package.metadata;
+            if let Some(((_, read), file)) = chart.as_ref().zip(chart_file.as_ref()) {
+                let entry = &read.package.metadata;
                 // A file under that name that is not a valid package is no version: replace it.
-                let unindexed_file = storage.stat(repo, file)?.is_some() && !state.broken.contains_key(file);
+                let unindexed_file = storage.stat(repo, file)?.is_some() && state.broken_at(file).is_none();
                 if state.find(&entry.name, &entry.version).is_some() || unindexed_file {
-                    return Err(WriteError::Exists);
+                    return Err(SaveError::Exists);
                 }
             }
-            if let Some(provenance) = &provenance {
-                if storage.stat(repo, &provenance.file_name)?.is_some() {
-                    return Err(WriteError::Exists);
+            if let Some((_, file)) = &provenance {
+                if storage.stat(repo, file)?.is_some() {
+                    return Err(SaveError::Exists);
                 }
             }
         }
 
         // The provenance first: alone it is harmless, and it is undone if the chart fails.
         let provenance_was_new = match &provenance {
-            Some(p) => {
-                let new = storage.stat(repo, &p.file_name)?.is_none();
-                storage.write(repo, &p.file_name, &p.bytes)?;
+            Some((bytes, file)) => {
+                let new = storage.stat(repo, file)?.is_none();
+                storage.write(repo, file, bytes)?;
                 new
             }
             None => false,
         };
-        let (Some(chart), Some(file)) = (chart, chart_file) else {
+        let (Some((bytes, read)), Some(file)) = (chart, chart_file) else {
             return Ok(());
         };
-        // The package's write and fsyncs wait on the disk; meanwhile this thread renders
-        // the next snapshot on a draft, which becomes the state only once the package is
-        // durable.
-        let package = chart.read.package;
+        let package = read.package;
         let version = IndexedVersion::new(
             package.metadata,
             package.version,
             file.clone(),
-            FileStamp { size: chart.bytes.len() as u64, modified: SystemTime::UNIX_EPOCH }, // until written
-            chart.read.digest,
+            FileStamp { size: bytes.len() as u64, modified: SystemTime::UNIX_EPOCH }, // until written
+            read.digest,
             SystemTime::now(),
-            &repository.url_prefix,
+            repository.url_prefix(),
         );
         let (name, version_text) = (version.name.clone(), version.version.clone());
-        let mut draft = state.draft();
-        let (written, replaced, snapshot) = std::thread::scope(|scope| {
-            let writing = scope.spawn(|| storage.write(repo, &file, &chart.bytes));
-            let replaced = draft.insert(version);
-            let snapshot = RepoSnapshot::build(&mut draft, &self.settings, SystemTime::now());
-            (writing.join().expect("storage write thread"), replaced, snapshot)
+        // The package's write and fsyncs wait on the disk; meanwhile this thread indexes
+        // the version and prepares the next snapshot's text.
+        let (written, replaced) = std::thread::scope(|scope| {
+            let writing = scope.spawn(|| storage.write(repo, &file, &bytes));
+            let replaced = state.insert(version);
+            state.prepare();
+            let written = writing.join().unwrap_or_else(|_| Err(io::Error::other("the storage write panicked")));
+            (written, replaced)
         });
         let written = match written {
             Ok(written) => written,
             Err(error) => {
-                if let Some(p) = provenance.filter(|_| provenance_was_new) {
-                    let _ = storage.delete(repo, &p.file_name);
+                // Undo: the index goes back to what storage holds.
+                state.remove(&name, &version_text);
+                if let Some(replaced) = replaced {
+                    state.insert(replaced.as_ref().clone());
+                }
+                if let Some((_, file)) = provenance.filter(|_| provenance_was_new) {
+                    let _ = storage.delete(repo, &file);
                 }
                 return Err(error.into());
             }
         };
-        let stamp = FileStamp { size: written.size, modified: written.modified };
-        state.adopt(draft, replaced.as_deref(), (&file, &name, &version_text), stamp);
-        repository.store(snapshot);
+        state.restamp(&name, &version_text, FileStamp { size: written.size, modified: written.modified });
+        state.forget_broken(&file);
         if let Some(replaced) = replaced {
             // Replacing a version that was stored under another file name (put there by
             // hand): that file would otherwise come back at the next rescan.
@@ -127,16 +158,18 @@ impl Catalog {
                 storage.delete(repo, &replaced.file_name)?;
             }
         }
+        tracing::info!(repo, %file, "chart saved");
         Ok(())
-    }
+    })
+}
 
-    /// Deletes a version (found through the index, never by splitting file names) with its
-    /// provenance file.
-    pub fn delete(&self, repo: &str, name: &str, wanted: &str) -> Result<(), WriteError> {
-        let not_found = || WriteError::NotFound(format!("chart version not found: {name} {wanted}"));
-        let repository = self.get(repo).ok_or_else(not_found)?;
-        let mut state = repository.lock();
-        let chart = state.charts.get(name).cloned().ok_or_else(not_found)?;
+/// Deletes a version (found through the index, never by splitting file names) with its
+/// provenance file.
+pub fn delete(repository: &Repository, storage: &dyn Storage, name: &str, wanted: &str) -> Result<(), DeleteError> {
+    let repo = repository.name();
+    let not_found = || DeleteError::NotFound(format!("chart version not found: {name} {wanted}"));
+    repository.change(|state| {
+        let chart = state.charts().get(name).cloned().ok_or_else(not_found)?;
         // The exact text first; `v1.0` also finds `1.0.0` when the parse is unambiguous.
         let indexed = match chart.get(wanted) {
             Some(found) => found.clone(),
@@ -145,14 +178,13 @@ impl Catalog {
                 chart.versions.iter().find(|v| v.semver == parsed).cloned().ok_or_else(not_found)?
             }
         };
-        self.storage.delete(repo, &indexed.file_name)?;
+        storage.delete(repo, &indexed.file_name)?;
         state.remove(name, &indexed.version);
-        repository.publish(&mut state, &self.settings);
         // The package is gone and unlisted; a provenance file left behind is only litter.
         let provenance = format!("{}.prov", indexed.file_name);
-        if let Err(error) = self.storage.delete(repo, &provenance) {
+        if let Err(error) = storage.delete(repo, &provenance) {
             tracing::warn!(repo, file = %provenance, %error, "could not delete the provenance file of a deleted version");
         }
         Ok(())
-    }
+    })
 }

@@ -1,5 +1,6 @@
-//! Accepting connections and running the service on each, until SIGINT or SIGTERM.
+//! Accepting connections and running the service on each, until told to stop.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,16 +14,21 @@ use super::idle::Idle;
 use super::App;
 use crate::sendfile::SendfileStream;
 
-/// Serves until a shutdown signal. Writes in flight finish on the blocking pool; a write
-/// cut short by the exit leaves only a dot-file that the next start removes.
-pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Option<TlsAcceptor>) -> std::io::Result<()> {
+/// Serves until `shutdown` completes, then stops accepting. Connections already open are
+/// not waited for; writes in flight finish on the blocking pool, and a write cut short by
+/// the exit leaves only a dot-file that the next start removes.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // No hyper header-read timeout (and so no hyper timer): `Idle` closes stalled
     // connections for less.
     builder.http1().header_read_timeout(None);
     let read_timeout = app.config.read_timeout;
     let builder = Arc::new(builder);
-    let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         let (stream, _peer) = tokio::select! {
@@ -63,14 +69,5 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Option<TlsAcceptor
                 tracing::debug!(%error, "connection ended with an error");
             }
         });
-    }
-}
-
-async fn shutdown_signal() {
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
     }
 }

@@ -9,19 +9,26 @@
 //! a length that does not add up) discards it: the cache is an optimisation, never a
 //! source of truth.
 
+use std::collections::HashMap;
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::segments::{Piece, Segment, Segments};
-use super::state::{Chart, Charts, RepoState};
-use super::version::{FileStamp, IndexedVersion};
+use super::blocks::Segment;
+use super::charts::{Chart, Charts};
+use super::entry::{FileStamp, IndexedVersion};
+use super::piece::Piece;
+use super::repository::Repository;
+use super::segments::Segments;
+use super::state::{Files, RepoState};
 use crate::chart::version;
+use crate::storage::Storage;
 
 /// The cache file's name inside a repository's folder.
-pub const CACHE_FILE: &str = ".charthall-index.cache";
+const CACHE_FILE: &str = ".charthall-index.cache";
 /// Bumped whenever the layout below, the rendering of entries or the way segments are
 /// compressed changes (2: 16 KiB dictionaries; a segment compressed against 32 KiB could
 /// refer to text that a later change no longer recompresses it for; 3: entries rendered
@@ -83,30 +90,65 @@ impl CachedFile {
     }
 }
 
+/// Adopts `repository`'s start-up cache, if it has a usable one, as its state.
+pub fn load(repository: &Repository, storage: &dyn Storage) -> io::Result<()> {
+    let bytes = match storage.read(repository.name(), CACHE_FILE) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    match decode(&bytes, repository.url_prefix(), repository.settings().strict_semver) {
+        Ok(loaded) => {
+            let versions = loaded.version_count();
+            repository.change(|state| *state = loaded);
+            repository.mark_cached(repository.generation());
+            tracing::info!(repo = %repository.name(), versions, "loaded the start-up cache");
+        }
+        Err(problem) => tracing::warn!(repo = %repository.name(), %problem, "ignoring the start-up cache"),
+    }
+    Ok(())
+}
+
+/// Writes `repository`'s start-up cache if it changed since the last save. Runs off the
+/// request path; a failure only costs the next start-up some time. Returns whether it
+/// wrote anything.
+pub fn save(repository: &Repository, storage: &dyn Storage) -> bool {
+    if repository.is_cached() {
+        return false;
+    }
+    let (view, generation) = repository.inspect(|state| (CacheView::of(state), repository.generation()));
+    let (prefix, strict) = (repository.url_prefix(), repository.settings().strict_semver);
+    match storage.write_with(repository.name(), CACHE_FILE, &mut |out| view.encode_to(out, prefix, strict)) {
+        Ok(_) => {
+            repository.mark_cached(generation);
+            true
+        }
+        Err(error) => {
+            tracing::warn!(repo = %repository.name(), %error, "could not write the start-up cache");
+            false
+        }
+    }
+}
+
 /// What a cache file is written from: cloned under the writer's lock (cheap: persistent
 /// maps and a vector of pointers), encoded after it is released.
-pub struct CacheView {
+struct CacheView {
     charts: Charts,
     segments: Vec<Arc<Segment>>,
     broken: Vec<(String, FileStamp)>,
 }
 
 impl CacheView {
-    pub fn of(state: &RepoState) -> CacheView {
+    fn of(state: &RepoState) -> CacheView {
         CacheView {
-            charts: state.charts.clone(),
-            segments: state.segments.list().iter().cloned().collect(),
-            broken: state.broken.iter().map(|(file, stamp)| (file.clone(), *stamp)).collect(),
+            charts: state.charts().clone(),
+            segments: state.segments().blocks().iter().cloned().collect(),
+            broken: state.broken().map(|(file, stamp)| (file.clone(), *stamp)).collect(),
         }
     }
 
     /// Streams the cache file into `out`.
-    pub fn encode_to(
-        &self,
-        out: &mut dyn std::io::Write,
-        url_prefix: &str,
-        strict_semver: bool,
-    ) -> std::io::Result<()> {
+    fn encode_to(&self, out: &mut dyn std::io::Write, url_prefix: &str, strict_semver: bool) -> std::io::Result<()> {
         let file = CacheFile {
             format: FORMAT,
             server: env!("CARGO_PKG_VERSION").to_string(),
@@ -146,7 +188,7 @@ impl CacheView {
 }
 
 /// Rebuilds a repository's state from its cache file.
-pub fn decode(bytes: &[u8], url_prefix: &str, strict_semver: bool) -> Result<RepoState, String> {
+fn decode(bytes: &[u8], url_prefix: &str, strict_semver: bool) -> Result<RepoState, String> {
     let file: CacheFile = postcard::from_bytes(bytes).map_err(|e| format!("unreadable: {e}"))?;
     if file.format != FORMAT || file.server != env!("CARGO_PKG_VERSION") {
         return Err("written by another version".into());
@@ -154,7 +196,7 @@ pub fn decode(bytes: &[u8], url_prefix: &str, strict_semver: bool) -> Result<Rep
     if file.url_prefix != url_prefix || file.strict_semver != strict_semver {
         return Err("written with other settings (CHART_URL, CONTEXT_PATH or ENFORCE_SEMVER2)".into());
     }
-    let mut state = RepoState::default();
+    let (mut charts, mut files) = (Charts::default(), Files::default());
     let mut texts = file.segments.iter().map(|s| &s.text).peekable();
     let mut text = texts.next().cloned().unwrap_or_default();
     let mut at = 0usize;
@@ -177,7 +219,7 @@ pub fn decode(bytes: &[u8], url_prefix: &str, strict_semver: bool) -> Result<Rep
         for v in cached.versions {
             let yaml = take(v.yaml_len)?;
             let semver = version::parse(&v.version, strict_semver).ok_or("a version does not parse")?;
-            state.files.insert(v.file.name.clone(), (cached.name.clone(), v.version.clone()));
+            files.insert(v.file.name.clone(), (cached.name.clone(), v.version.clone()));
             versions.push(Arc::new(IndexedVersion {
                 name: cached.name.clone(),
                 version: v.version,
@@ -188,17 +230,16 @@ pub fn decode(bytes: &[u8], url_prefix: &str, strict_semver: bool) -> Result<Rep
                 yaml,
             }));
         }
-        state.charts.insert(cached.name, Arc::new(Chart { key, versions }));
+        charts.insert(cached.name, Arc::new(Chart { key, versions }));
     }
     if at != text.len() || texts.peek().is_some() {
         return Err("the segments hold text no chart accounts for".into());
     }
-    state.broken = file.broken.into_iter().map(|f| (f.name.clone(), f.stamp())).collect();
+    let broken: HashMap<String, FileStamp> = file.broken.into_iter().map(|f| (f.name.clone(), f.stamp())).collect();
     let list = file
         .segments
         .into_iter()
         .map(|s| Arc::new(Segment { first: s.first, piece: Piece::restore(s.text, s.deflate) }))
         .collect();
-    state.segments = Segments::restore(list);
-    Ok(state)
+    Ok(RepoState::restore(charts, files, broken, Segments::restore(list)))
 }

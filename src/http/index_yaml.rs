@@ -1,4 +1,4 @@
-//! `GET /<repo>/index.yaml` — the hot path — and `GET /`.
+//! `GET /<repo>/index.yaml` — the hot path.
 //!
 //! The index answer is a snapshot load and a `Bytes` clone. Gzip only when the client
 //! says it can read it (Helm does not ask, and cannot read unasked gzip); every answer
@@ -14,16 +14,16 @@ use super::body::Body;
 use super::conditional::is_fresh;
 use super::response::{self, Reply};
 use super::App;
-use crate::index::{RepoSnapshot, Representation};
+use crate::index::Representation;
 
-pub fn index(app: &App, repo: &str, headers: &HeaderMap, head: bool) -> Reply {
+pub fn get(app: &App, repo: &str, headers: &HeaderMap, head: bool) -> Reply {
     let snapshot = app.catalog.snapshot(repo);
     let gzip = accepts_gzip(headers);
     let representation = if gzip { &snapshot.index_gzip } else { &snapshot.index };
     let mut reply = Response::new(Body::Empty);
     if is_fresh(headers, &representation.etag, Some(snapshot.modified)) {
         *reply.status_mut() = StatusCode::NOT_MODIFIED;
-        validators(reply.headers_mut(), representation, &snapshot);
+        validators(reply.headers_mut(), representation);
         return reply;
     }
     let full = representation.response_headers.get_or_init(|| {
@@ -33,7 +33,7 @@ pub fn index(app: &App, repo: &str, headers: &HeaderMap, head: bool) -> Reply {
         if gzip {
             full.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
-        validators(&mut full, representation, &snapshot);
+        validators(&mut full, representation);
         // A slot for the request id every answer gets, so that filling it in does not
         // grow the copy.
         full.insert(super::X_REQUEST_ID.clone(), HeaderValue::from_static(""));
@@ -47,23 +47,11 @@ pub fn index(app: &App, repo: &str, headers: &HeaderMap, head: bool) -> Reply {
 }
 
 /// What a `304` repeats of the full answer: how to revalidate and what it varies on.
-fn validators(headers: &mut HeaderMap, representation: &Representation, snapshot: &RepoSnapshot) {
+fn validators(headers: &mut HeaderMap, representation: &Representation) {
     headers.insert(ETAG, representation.etag.clone());
-    headers.insert(LAST_MODIFIED, snapshot.last_modified.clone());
+    headers.insert(LAST_MODIFIED, representation.last_modified.clone());
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-}
-
-/// `GET /`: the original ChartHall's list of repositories.
-pub fn repositories(app: &App) -> Reply {
-    let names = app.catalog.names();
-    let body = if names.is_empty() {
-        "---\nrepos: []\n".to_string()
-    } else {
-        let list = serde_yaml::to_string(&names).expect("strings serialize");
-        format!("---\nrepos:\n{list}")
-    };
-    response::bytes(StatusCode::OK, response::YAML, body)
 }
 
 /// Whether `Accept-Encoding` allows gzip (`gzip`, `x-gzip` or `*` with a non-zero q).

@@ -1,0 +1,138 @@
+//! The whole server as a library: what the binary does between reading its configuration
+//! and exiting, so tests can run it in-process as well as a process.
+//!
+//! [`Server::open`] does everything before the first connection (TLS keys, storage, the
+//! index: a cold start reads every package); [`Server::run`] serves until a shutdown
+//! future completes, with the background work beside it — the rescan of `CACHE_INTERVAL`
+//! and the start-up cache writer — and writes the start-up caches on the way out.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Config;
+use crate::http::{serve, tls_acceptor, App};
+use crate::index::{Catalog, IndexSettings};
+use crate::storage::LocalStorage;
+
+/// How often changed repositories' start-up caches are written.
+/// Each write is the whole index (~85 MB at 130,000 versions), and a stale cache only costs
+/// the next start re-reading what changed since: once a minute is plenty.
+const CACHE_SAVE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A server ready to accept connections.
+pub struct Server {
+    config: Config,
+    catalog: Arc<Catalog>,
+    tls: Option<TlsAcceptor>,
+}
+
+impl Server {
+    /// Loads the TLS keys, opens storage and indexes it. Blocks until the index is built.
+    pub fn open(config: Config) -> Result<Server, String> {
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
+            _ => None,
+        };
+        let root = &config.storage_local_rootdir;
+        let storage = LocalStorage::open(root, config.depth)
+            .map_err(|e| format!("cannot use STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
+        crate::sendfile::spool_in(root);
+        let settings = IndexSettings {
+            chart_url: config.chart_url.clone(),
+            context_path: config.context_path.clone(),
+            strict_semver: config.enforce_semver2,
+        };
+        let catalog = Arc::new(Catalog::new(Arc::new(storage), settings, config.index_limit, config.depth));
+        let started = Instant::now();
+        catalog.start().map_err(|e| format!("cannot read STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
+        release_freed_memory();
+        tracing::info!(
+            repositories = catalog.names().len(),
+            seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+            root = %root.display(),
+            "storage indexed"
+        );
+        Ok(Server { config, catalog, tls })
+    }
+
+    /// Binds `LISTEN_HOST`:`PORT`.
+    pub async fn listen(&self) -> Result<TcpListener, String> {
+        let address = format!("{}:{}", self.config.listen_host, self.config.port);
+        TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address} (LISTEN_HOST, PORT): {e}"))
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then writes the start-up caches.
+    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), String> {
+        let Server { config, catalog, tls } = self;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%address, scheme, "serving");
+        let rescans = (!config.cache_interval.is_zero())
+            .then(|| tokio::spawn(rescan_every(catalog.clone(), config.cache_interval)));
+        let cache_writer = CacheWriter::start(catalog.clone());
+        let app = Arc::new(App::new(config, catalog.clone()));
+        let served = serve(app, listener, tls, shutdown).await.map_err(|e| e.to_string());
+        tracing::info!("shutting down");
+        if let Some(rescans) = rescans {
+            rescans.abort();
+        }
+        cache_writer.stop();
+        tokio::task::spawn_blocking(move || catalog.save_caches()).await.map_err(|e| e.to_string())?;
+        served
+    }
+}
+
+/// Hands memory freed by a burst of work (a start-up scan, a cache write) back to the
+/// system now rather than whenever the allocator is next busy. The binary allocates with
+/// mimalloc, because glibc's malloc kept gigabytes of freed start-up buffers resident on a
+/// 130,000-version start (bench/README.md has the figures); elsewhere this does nothing.
+fn release_freed_memory() {
+    // SAFETY: mi_collect only walks the allocator's own free lists; any thread may call it.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
+/// `CACHE_INTERVAL`: picks up packages added, changed or removed behind the server's back.
+async fn rescan_every(catalog: Arc<Catalog>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let catalog = catalog.clone();
+        match tokio::task::spawn_blocking(move || catalog.rescan()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "rescan of storage failed"),
+            Err(error) => tracing::error!(%error, "rescan panicked"),
+        }
+    }
+}
+
+/// A thread that writes changed start-up caches every `CACHE_SAVE_INTERVAL`, off the
+/// runtime (a write is long, blocking work); it ends when told to stop.
+struct CacheWriter {
+    stop: crossbeam_channel::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl CacheWriter {
+    fn start(catalog: Arc<Catalog>) -> CacheWriter {
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let thread = std::thread::spawn(move || {
+            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stopped.recv_timeout(CACHE_SAVE_INTERVAL) {
+                if catalog.save_caches() {
+                    release_freed_memory();
+                }
+            }
+        });
+        CacheWriter { stop, thread }
+    }
+
+    /// Stops the thread, waiting for a write in progress.
+    fn stop(self) {
+        drop(self.stop);
+        let _ = self.thread.join();
+    }
+}
