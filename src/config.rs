@@ -121,7 +121,17 @@ pub struct Config {
 impl Config {
     /// Reads flags and environment, then applies the cross-field rules clap cannot express.
     pub fn load() -> Result<Config, String> {
-        let mut config = Config::try_parse().map_err(|e| {
+        Config::load_from(std::env::args_os())
+    }
+
+    /// [`Config::load`] from these arguments (the program name first) instead of the
+    /// process's; the environment still fills in what they leave out.
+    pub fn load_from<I, T>(args: I) -> Result<Config, String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut config = Config::try_parse_from(args).map_err(|e| {
             if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) {
                 e.exit()
             }

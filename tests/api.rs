@@ -20,7 +20,7 @@ fn head(server: &Server, path: &str) -> Response {
 
 /// A server with these `(name, version)` charts uploaded to repository `team`.
 fn server_with(charts: &[(&str, &str)]) -> Server {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     for (name, version) in charts {
         put(&server, "team", &ChartBuilder::new(name, version).build());
     }
@@ -51,7 +51,7 @@ fn yaml_keys(value: &serde_yaml::Value) -> Vec<String> {
 
 #[test]
 fn health_answers_healthy_true() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let response = server.get("/health");
     assert_eq!(response.status(), StatusCode::OK);
     assert!(header(&response, CONTENT_TYPE).starts_with("application/json"));
@@ -60,7 +60,7 @@ fn health_answers_healthy_true() {
 
 #[test]
 fn info_answers_the_crate_version_with_a_v() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let response = server.get("/info");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(json(response), serde_json::json!({"version": concat!("v", env!("CARGO_PKG_VERSION"))}));
@@ -83,7 +83,7 @@ fn root_lists_repositories_as_yaml() {
 
 #[test]
 fn root_lists_no_repository_on_empty_storage() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let response = server.get("/");
     assert_eq!(response.status(), StatusCode::OK);
     let body = response.text().unwrap();
@@ -104,7 +104,7 @@ fn reading_an_unknown_repository_does_not_create_it() {
 
 #[test]
 fn request_id_is_echoed_or_generated() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let response = client().get(server.url("/health")).header("X-Request-Id", "abc-123").send().unwrap();
     assert_eq!(header(&response, "x-request-id"), "abc-123");
     let first = header(&server.get("/team/index.yaml"), "x-request-id");
@@ -117,7 +117,7 @@ fn request_id_is_echoed_or_generated() {
 
 #[test]
 fn unknown_path_answers_404_json() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let response = server.get("/team/something/else");
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(json(response)["error"].as_str().unwrap().contains("not found"));
@@ -128,7 +128,7 @@ fn unknown_path_answers_404_json() {
 
 #[test]
 fn index_of_unknown_repository_is_empty() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let response = server.get("/nobody/index.yaml");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header(&response, CONTENT_TYPE), "application/x-yaml");
@@ -325,7 +325,7 @@ const HELM_VERSION_KEYS: &[&str] = &[
 
 #[test]
 fn index_entry_carries_every_helm_field_and_drops_unknown_keys() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let package = ChartBuilder::new("full", "1.2.3").file("Chart.yaml", FULL_CHART_YAML).build();
     put(&server, "team", &package);
     let body = server.get("/team/index.yaml").text().unwrap();
@@ -367,7 +367,7 @@ fn index_entry_carries_every_helm_field_and_drops_unknown_keys() {
 
 #[test]
 fn index_entry_defaults_api_version_to_v1() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let package = ChartBuilder::new("old", "1.0.0")
         .file("Chart.yaml", "name: old\nversion: 1.0.0\ndescription: no apiVersion\n")
         .build();
@@ -380,7 +380,7 @@ fn index_entry_defaults_api_version_to_v1() {
 
 #[test]
 fn index_digest_and_urls_match_the_package() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let package = ChartBuilder::new("web", "2.0.0").build();
     put(&server, "team", &package);
     let index = index_of(&server, "/team/index.yaml");
@@ -394,7 +394,7 @@ fn index_digest_and_urls_match_the_package() {
 
 #[test]
 fn package_download_returns_identical_bytes() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let package = ChartBuilder::new("web", "1.0.0").build();
     put(&server, "team", &package);
     let response = server.get("/team/charts/web-1.0.0.tgz");
@@ -450,7 +450,7 @@ fn api_charts_maps_names_to_version_arrays() {
 
 #[test]
 fn api_charts_of_unknown_repository_is_empty_object() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let (status, charts) = api_get(&server, "/api/nobody/charts");
     assert_eq!(status, StatusCode::OK);
     assert_eq!(charts, serde_json::json!({}));
@@ -596,7 +596,7 @@ fn api_head_of_chart_and_version_is_status_without_body() {
 
 #[test]
 fn api_templates_answers_base64_templates_and_parsed_values() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let template = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n";
     let package = ChartBuilder::new("web", "1.0.0").file("templates/service.yaml", template).build();
     put(&server, "team", &package);
@@ -632,7 +632,7 @@ fn api_templates_of_unknown_version_is_404() {
 
 #[test]
 fn api_values_answers_the_exact_values_yaml() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let values = "# comment kept\nreplicas: 3\nimage:\n  tag: \"1.2\"\n";
     put(&server, "team", &ChartBuilder::new("web", "1.0.0").file("values.yaml", values).build());
     let response = server.get("/api/team/charts/web/1.0.0/values");
@@ -645,7 +645,7 @@ fn api_values_answers_the_exact_values_yaml() {
 
 #[test]
 fn api_values_of_chart_without_values_yaml_is_404() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     put(&server, "team", &ChartBuilder::new("bare", "1.0.0").without("values.yaml").build());
     let (status, body) = api_get(&server, "/api/team/charts/bare/1.0.0/values");
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -714,10 +714,10 @@ fn disable_api_hides_api_routes_but_not_the_index() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
     {
-        let server = Server::start_in(root.clone(), &[], None);
+        let server = Server::in_process_in(root.clone(), &[], None);
         put(&server, "team", &ChartBuilder::new("web", "1.0.0").build());
     }
-    let server = Server::start_in(root, &[("DISABLE_API", "true")], Some(dir));
+    let server = Server::in_process_in(root, &[("DISABLE_API", "true")], Some(dir));
     for path in
         ["/api/team/charts", "/api/team/charts/web", "/api/team/charts/web/1.0.0", "/api/team/charts/web/1.0.0/values"]
     {
@@ -737,7 +737,7 @@ fn disable_api_hides_api_routes_but_not_the_index() {
 
 #[test]
 fn depth_0_serves_one_repository_at_the_root() {
-    let server = Server::start(&[("DEPTH", "0")]);
+    let server = Server::in_process(&[("DEPTH", "0")]);
     let package = ChartBuilder::new("web", "1.0.0").build();
     put(&server, "", &package);
     assert_eq!(std::fs::read(server.root.join("web-1.0.0.tgz")).unwrap(), package);
@@ -756,7 +756,7 @@ fn depth_0_serves_one_repository_at_the_root() {
 
 #[test]
 fn depth_2_serves_org_slash_repo() {
-    let server = Server::start(&[("DEPTH", "2")]);
+    let server = Server::in_process(&[("DEPTH", "2")]);
     let package = ChartBuilder::new("web", "1.0.0").build();
     put(&server, "org/repo", &package);
     assert_eq!(std::fs::read(server.root.join("org/repo/web-1.0.0.tgz")).unwrap(), package);
@@ -783,7 +783,7 @@ fn repositories_are_separate_at_depth_1() {
 
 #[test]
 fn context_path_and_chart_url_shape_routes_and_urls() {
-    let server = Server::start(&[("CONTEXT_PATH", "/helm"), ("CHART_URL", "https://charts.example.com")]);
+    let server = Server::in_process(&[("CONTEXT_PATH", "/helm"), ("CHART_URL", "https://charts.example.com")]);
     let package = ChartBuilder::new("web", "1.0.0").build();
     let response = client().post(server.url("/helm/api/team/charts")).body(package.clone()).send().unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -807,7 +807,7 @@ fn context_path_and_chart_url_shape_routes_and_urls() {
 
 #[test]
 fn chart_url_alone_prefixes_repo_path() {
-    let server = Server::start(&[("CHART_URL", "https://charts.example.com/")]);
+    let server = Server::in_process(&[("CHART_URL", "https://charts.example.com/")]);
     put(&server, "team", &ChartBuilder::new("web", "1.0.0").build());
     let index = index_of(&server, "/team/index.yaml");
     assert_eq!(index["entries"]["web"][0]["urls"], yaml("[https://charts.example.com/team/charts/web-1.0.0.tgz]"));
@@ -872,7 +872,7 @@ fn a_large_index_arrives_whole_in_both_encodings() {
             std::fs::write(root.join(format!("big/service-{n:04}-1.{v}.{n}.tgz")), chart).unwrap();
         }
     }
-    let server = Server::start_in(root, &[], Some(dir));
+    let server = Server::in_process_in(root, &[], Some(dir));
     let plain = server.get("/big/index.yaml");
     let length: usize = header(&plain, CONTENT_LENGTH).parse().unwrap();
     let plain = plain.bytes().unwrap();

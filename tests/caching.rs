@@ -7,7 +7,7 @@ use reqwest::header::{CACHE_CONTROL, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAS
 
 #[test]
 fn the_index_revalidates() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     server.upload("team", &ChartBuilder::new("web", "1.0.0").build());
     let first = server.get("/team/index.yaml");
     assert_eq!(header(&first, CACHE_CONTROL), "no-cache");
@@ -26,7 +26,7 @@ fn the_index_revalidates() {
 
 #[test]
 fn a_package_carries_its_digest_and_revalidates_while_overwrites_are_possible() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let package = ChartBuilder::new("web", "1.0.0").build();
     server.upload("team", &package);
     let response = server.get("/team/charts/web-1.0.0.tgz");
@@ -46,12 +46,12 @@ fn a_package_carries_its_digest_and_revalidates_while_overwrites_are_possible() 
 
 #[test]
 fn a_package_is_immutable_when_no_upload_can_replace_it() {
-    let server = Server::start(&[("DISABLE_FORCE_OVERWRITE", "true")]);
+    let server = Server::in_process(&[("DISABLE_FORCE_OVERWRITE", "true")]);
     server.upload("team", &ChartBuilder::new("web", "1.0.0").build());
     let response = server.get("/team/charts/web-1.0.0.tgz");
     assert_eq!(header(&response, CACHE_CONTROL), "public, max-age=31536000, immutable");
 
-    let overwrite = Server::start(&[("DISABLE_FORCE_OVERWRITE", "true"), ("ALLOW_OVERWRITE", "true")]);
+    let overwrite = Server::in_process(&[("DISABLE_FORCE_OVERWRITE", "true"), ("ALLOW_OVERWRITE", "true")]);
     overwrite.upload("team", &ChartBuilder::new("web", "1.0.0").build());
     assert_eq!(header(&overwrite.get("/team/charts/web-1.0.0.tgz"), CACHE_CONTROL), "no-cache");
 }
@@ -59,7 +59,7 @@ fn a_package_is_immutable_when_no_upload_can_replace_it() {
 #[test]
 fn behind_basic_auth_only_private_caches_may_keep_packages() {
     let server =
-        Server::start(&[("DISABLE_FORCE_OVERWRITE", "true"), ("BASIC_AUTH_USER", "u"), ("BASIC_AUTH_PASS", "p")]);
+        Server::in_process(&[("DISABLE_FORCE_OVERWRITE", "true"), ("BASIC_AUTH_USER", "u"), ("BASIC_AUTH_PASS", "p")]);
     let upload = client().post(server.url("/api/team/charts")).basic_auth("u", Some("p"));
     assert_eq!(upload.body(ChartBuilder::new("web", "1.0.0").build()).send().unwrap().status(), StatusCode::CREATED);
     let response = client().get(server.url("/team/charts/web-1.0.0.tgz")).basic_auth("u", Some("p")).send().unwrap();
@@ -68,7 +68,7 @@ fn behind_basic_auth_only_private_caches_may_keep_packages() {
 
 #[test]
 fn files_that_are_not_indexed_packages_have_no_digest_tag() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     std::fs::create_dir_all(server.root.join("team")).unwrap();
     std::fs::write(server.root.join("team/web-1.0.0.tgz.prov"), "-----BEGIN PGP SIGNED MESSAGE-----\n").unwrap();
     let response = server.get("/team/charts/web-1.0.0.tgz.prov");
@@ -86,7 +86,7 @@ fn an_upload_replaces_a_broken_file_under_its_name() {
         std::fs::write(root.join("team/web-1.0.0.tgz"), b"").unwrap();
         (dir, root)
     };
-    let server = Server::start_in(root.clone(), &[], None);
+    let server = Server::in_process_in(root.clone(), &[], None);
     let package = ChartBuilder::new("web", "1.0.0").build();
     let response = server.upload("team", &package);
     assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().unwrap());

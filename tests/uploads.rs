@@ -54,7 +54,7 @@ fn assert_unchanged(server: &Server, repo: &str, was: &Before) {
 
 /// A server whose repository `team` already holds `web-1.0.0`.
 fn seeded() -> Server {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     put(&server, "team", &ChartBuilder::new("web", "1.0.0").build());
     server
 }
@@ -142,7 +142,7 @@ fn prov_for(name: &str, version: &str) -> String {
 
 #[test]
 fn raw_upload_is_saved_on_disk_and_in_the_next_index() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let package = ChartBuilder::new("web", "1.0.0").build();
     let response = server.upload("team", &package);
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -162,7 +162,7 @@ fn raw_upload_is_saved_on_disk_and_in_the_next_index() {
 
 #[test]
 fn upload_names_the_file_from_chart_yaml_not_the_upload_name() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let dir = tempfile::tempdir().unwrap();
     let package = ChartBuilder::new("web", "1.0.0").build();
     let file = write_temp(dir.path(), "wrong-9.9.9.tgz", &package);
@@ -181,7 +181,7 @@ fn upload_names_the_file_from_chart_yaml_not_the_upload_name() {
 
 #[test]
 fn first_upload_creates_the_repository() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let list = server.get("/").text().unwrap();
     assert!(!list.contains("fresh"), "{list}");
     put(&server, "fresh", &ChartBuilder::new("web", "1.0.0").build());
@@ -193,7 +193,7 @@ fn first_upload_creates_the_repository() {
 
 #[test]
 fn raw_curl_data_binary_upload_is_saved() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     curl_saves(&server, |file| vec!["--data-binary".into(), format!("@{}", file.display())]);
 }
 
@@ -361,7 +361,7 @@ fn refuses_multipart_without_chart_field_naming_the_fields() {
 
 #[test]
 fn refused_upload_to_a_new_repository_creates_nothing() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let response = server.upload("newrepo", b"garbage that is not a chart");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(files_under(&server.root).is_empty());
@@ -372,7 +372,7 @@ fn refused_upload_to_a_new_repository_creates_nothing() {
 
 #[test]
 fn over_max_upload_size_is_413_and_writes_nothing() {
-    let server = Server::start(&[("MAX_UPLOAD_SIZE", "1000")]);
+    let server = Server::in_process(&[("MAX_UPLOAD_SIZE", "1000")]);
     let small = ChartBuilder::bare("s").file("Chart.yaml", "apiVersion: v2\nname: s\nversion: 1.0.0\n").build();
     assert!(small.len() < 1000);
     put(&server, "team", &small);
@@ -427,7 +427,7 @@ fn force_false_still_forces() {
 
 #[test]
 fn disable_force_overwrite_ignores_force() {
-    let server = Server::start(&[("DISABLE_FORCE_OVERWRITE", "true")]);
+    let server = Server::in_process(&[("DISABLE_FORCE_OVERWRITE", "true")]);
     let first = ChartBuilder::new("web", "1.0.0").build();
     put(&server, "team", &first);
     let was = before(&server, "team");
@@ -440,7 +440,7 @@ fn disable_force_overwrite_ignores_force() {
 
 #[test]
 fn allow_overwrite_replaces_and_keeps_one_entry() {
-    let server = Server::start(&[("ALLOW_OVERWRITE", "true")]);
+    let server = Server::in_process(&[("ALLOW_OVERWRITE", "true")]);
     put(&server, "team", &ChartBuilder::new("web", "1.0.0").build());
     let other = ChartBuilder::new("web", "1.0.0").file("README.md", "changed\n").build();
     put(&server, "team", &other);
@@ -455,7 +455,7 @@ fn allow_overwrite_replaces_and_keeps_one_entry() {
 
 #[test]
 fn lenient_versions_are_accepted_by_default() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     put(&server, "team", &ChartBuilder::new("vee", "v1.2").build());
     put(&server, "team", &ChartBuilder::new("short", "1.2").build());
     let index = index_of(&server, "/team/index.yaml");
@@ -467,7 +467,7 @@ fn lenient_versions_are_accepted_by_default() {
 
 #[test]
 fn enforce_semver2_refuses_lenient_versions() {
-    let server = Server::start(&[("ENFORCE_SEMVER2", "true")]);
+    let server = Server::in_process(&[("ENFORCE_SEMVER2", "true")]);
     put(&server, "team", &ChartBuilder::new("web", "1.0.0").build());
     let was = before(&server, "team");
     for version in ["v1.2", "1.2"] {
@@ -486,7 +486,7 @@ fn enforce_semver2_refuses_lenient_versions() {
 
 #[test]
 fn multipart_chart_field_upload_is_saved() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     curl_saves(&server, |file| vec!["-F".into(), format!("chart=@{}", file.display())]);
     let index = index_of(&server, "/team/index.yaml");
     assert_eq!(index_versions(&index, "web"), ["1.0.0"]);
@@ -494,7 +494,7 @@ fn multipart_chart_field_upload_is_saved() {
 
 #[test]
 fn multipart_chart_and_prov_stores_both() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let dir = tempfile::tempdir().unwrap();
     let package = ChartBuilder::new("web", "1.0.0").build();
     let prov = prov_for("web", "1.0.0");
@@ -532,7 +532,7 @@ fn multipart_existing_chart_is_409_and_force_overwrites() {
 
 #[test]
 fn custom_chart_field_name_works_and_chart_still_works() {
-    let server = Server::start(&[("CHART_POST_FORM_FIELD_NAME", "pkg")]);
+    let server = Server::in_process(&[("CHART_POST_FORM_FIELD_NAME", "pkg")]);
     let dir = tempfile::tempdir().unwrap();
     let one = write_temp(dir.path(), "a.tgz", &ChartBuilder::new("web", "1.0.0").build());
     let two = write_temp(dir.path(), "b.tgz", &ChartBuilder::new("web", "2.0.0").build());
@@ -550,7 +550,7 @@ fn custom_chart_field_name_works_and_chart_still_works() {
 
 #[test]
 fn custom_prov_field_name_works() {
-    let server = Server::start(&[("PROV_POST_FORM_FIELD_NAME", "sig")]);
+    let server = Server::in_process(&[("PROV_POST_FORM_FIELD_NAME", "sig")]);
     let dir = tempfile::tempdir().unwrap();
     let chart = write_temp(dir.path(), "web.tgz", &ChartBuilder::new("web", "1.0.0").build());
     let prov = write_temp(dir.path(), "web.tgz.prov", prov_for("web", "1.0.0").as_bytes());
@@ -595,7 +595,7 @@ fn raw_provenance_upload_is_saved_and_downloadable() {
 
 #[test]
 fn minimal_provenance_is_accepted_and_twice_is_409() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let prov = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nname: x\nversion: 1.0.0\n";
     let response = upload_to(&server, "/api/team/prov", prov);
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -630,7 +630,7 @@ fn invalid_provenance_is_400_and_writes_nothing() {
 
 #[test]
 fn delete_removes_package_prov_and_index_entry() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     put(&server, "team", &ChartBuilder::new("web", "1.0.0").build());
     put(&server, "team", &ChartBuilder::new("web", "2.0.0").build());
     let response = upload_to(&server, "/api/team/prov", prov_for("web", "1.0.0"));
@@ -690,7 +690,7 @@ fn deleting_everything_leaves_an_empty_index() {
 
 #[test]
 fn disable_delete_refuses_and_keeps_the_file() {
-    let server = Server::start(&[("DISABLE_DELETE", "true")]);
+    let server = Server::in_process(&[("DISABLE_DELETE", "true")]);
     put(&server, "team", &ChartBuilder::new("web", "1.0.0").build());
     let was = before(&server, "team");
     let (status, body) = delete(&server, "/api/team/charts/web/1.0.0");
@@ -746,14 +746,14 @@ fn multipart_conflict_on_the_chart_writes_no_prov() {
 
 #[test]
 fn provenance_force_overwrites_unless_disabled() {
-    let server = Server::start(&[]);
+    let server = Server::in_process(&[]);
     let first = prov_for("web", "1.0.0");
     let second = first.replace("sha256:0000", "sha256:1111");
     assert_eq!(upload_to(&server, "/api/team/prov", first).status(), StatusCode::CREATED);
     assert_eq!(upload_to(&server, "/api/team/prov?force", second.clone()).status(), StatusCode::CREATED);
     assert_eq!(std::fs::read_to_string(server.root.join("team/web-1.0.0.tgz.prov")).unwrap(), second);
 
-    let server = Server::start(&[("DISABLE_FORCE_OVERWRITE", "true")]);
+    let server = Server::in_process(&[("DISABLE_FORCE_OVERWRITE", "true")]);
     let first = prov_for("web", "1.0.0");
     assert_eq!(upload_to(&server, "/api/team/prov", first.clone()).status(), StatusCode::CREATED);
     let response = upload_to(&server, "/api/team/prov?force", second);
@@ -763,7 +763,7 @@ fn provenance_force_overwrites_unless_disabled() {
 
 #[test]
 fn over_max_upload_size_prov_is_413() {
-    let server = Server::start(&[("MAX_UPLOAD_SIZE", "100")]);
+    let server = Server::in_process(&[("MAX_UPLOAD_SIZE", "100")]);
     let response = upload_to(&server, "/api/team/prov", prov_for("web", "1.0.0"));
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(files_under(&server.root).is_empty());

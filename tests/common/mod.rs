@@ -1,5 +1,6 @@
-//! Test harness: a real `charthall` process on 127.0.0.1 with a temporary storage folder,
-//! chart packages built in memory, and a blocking HTTP client.
+//! Test harness: a real server on 127.0.0.1 with a temporary storage folder — the
+//! `charthall` process, or the library's server run in-process where the process is not
+//! the point — chart packages built in memory, and a blocking HTTP client.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -11,9 +12,11 @@ use std::time::Duration;
 pub use reqwest::blocking::{Client, Response};
 pub use reqwest::StatusCode;
 
-/// A running server. Killed (SIGKILL) when dropped; its folder is removed with it.
+/// A running server. A process is killed (SIGKILL) when dropped, an in-process server
+/// stopped; its folder is removed with it.
 pub struct Server {
     child: Option<Child>,
+    in_process: Option<InProcess>,
     pub port: u16,
     pub root: PathBuf,
     env: Vec<(String, String)>,
@@ -33,12 +36,53 @@ impl Server {
     /// Starts a server on an existing (or new) folder.
     pub fn start_in(root: PathBuf, env: &[(&str, &str)], dir: Option<tempfile::TempDir>) -> Server {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut server = Server { child: None, port: 0, root, env, _dir: dir, log: Default::default() };
+        let mut server =
+            Server { child: None, in_process: None, port: 0, root, env, _dir: dir, log: Default::default() };
         server.spawn();
         server
     }
 
+    /// Runs the library's server in this test process (its own thread and runtime) on a
+    /// fresh temporary folder: the same start-up and service as the binary, without a
+    /// process to start or a log line to read the port from. It logs nothing.
+    pub fn in_process(env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("data");
+        Server::in_process_in(root, env, Some(dir))
+    }
+
+    /// [`Server::in_process`] on an existing (or new) folder.
+    pub fn in_process_in(root: PathBuf, env: &[(&str, &str)], dir: Option<tempfile::TempDir>) -> Server {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut args = vec![
+            "charthall".to_string(),
+            "--listen-host=127.0.0.1".to_string(),
+            format!("--storage-local-rootdir={}", root.display()),
+        ];
+        // Each setting's flag is its variable's name in lower case with dashes.
+        for (name, value) in &env {
+            let name = if name == "BASIC_AUTH_PASSWORD" { "BASIC_AUTH_PASS" } else { name };
+            args.push(format!("--{}={value}", name.to_lowercase().replace('_', "-")));
+        }
+        let config = charthall::config::Config::load_from(args).unwrap_or_else(|e| panic!("bad settings: {e}"));
+        let server = charthall::server::Server::open(config).unwrap_or_else(|e| panic!("charthall did not start: {e}"));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+                server.run(listener, async move { drop(stopped.await) }).await
+            })
+        });
+        let in_process = Some(InProcess { stop, thread });
+        Server { child: None, in_process, port, root, env, _dir: dir, log: Default::default() }
+    }
+
     fn spawn(&mut self) {
+        assert!(self.in_process.is_none(), "restarting is for a server process");
         let mut command = charthall(&self.root, self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("start charthall");
@@ -66,8 +110,9 @@ impl Server {
         self.child = Some(child);
     }
 
-    /// What the server logged so far.
+    /// What the server logged so far (a process only).
     pub fn log(&self) -> String {
+        assert!(self.in_process.is_none(), "an in-process server logs nothing: start the process to read its log");
         self.log.lock().unwrap().clone()
     }
 
@@ -145,9 +190,22 @@ pub fn charthall<'a>(root: &Path, env: impl Iterator<Item = (&'a str, &'a str)>)
     command
 }
 
+/// A server running on a thread of the test process, and how to stop it.
+struct InProcess {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<Result<(), String>>,
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
+        if let Some(InProcess { stop, thread }) = self.in_process.take() {
+            let _ = stop.send(());
+            let stopped = thread.join();
+            if !std::thread::panicking() {
+                stopped.expect("the server thread").expect("the in-process server stops cleanly");
+            }
+        }
     }
 }
 
