@@ -185,3 +185,7 @@ fn tar_error(error: io::Error) -> String {
         _ => format!("archive/tar: invalid tar header: the chart package is not a tar archive ({error})"),
     }
 }
+
+#[cfg(test)]
+#[path = "package_tests.rs"]
+mod tests;
