@@ -90,6 +90,8 @@ pub struct Dependency {
 impl ChartVersionEntry {
     /// Parses `Chart.yaml`; the error text is Helm's (`cannot load Chart.yaml: …`).
     pub fn from_chart_yaml(bytes: &[u8]) -> Result<Self, String> {
+        // A UTF-8 byte order mark, as some editors write, means nothing here (Helm drops it).
+        let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
         serde_yaml::from_slice::<Option<ChartVersionEntry>>(bytes)
             .map(Option::unwrap_or_default)
             .map_err(|e| format!("cannot load Chart.yaml: {e}"))

@@ -18,6 +18,9 @@ use super::metadata::ChartVersionEntry;
 pub const MAX_DECOMPRESSED_TOTAL: u64 = 100 * 1024 * 1024;
 /// Helm's `MaxDecompressedFileSize`.
 pub const MAX_DECOMPRESSED_FILE: u64 = 5 * 1024 * 1024;
+/// The whole decompressed tar stream, headers and padding included: room for the files'
+/// 100 MiB and far more entries than a chart has.
+const MAX_DECOMPRESSED_STREAM: u64 = MAX_DECOMPRESSED_TOTAL + 64 * 1024 * 1024;
 
 /// What to keep while reading a package.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -69,7 +72,7 @@ pub fn read(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ChartPackag
     // The bound on the whole decompressed stream (tar headers and padding included) keeps a
     // bomb made of empty entries from running forever; file contents are checked below.
     // The bufread decoder reads the slice in place (no 32 KiB buffer per package).
-    let stream = GzDecoder::new(bytes).take(MAX_DECOMPRESSED_TOTAL + 64 * 1024 * 1024);
+    let stream = Capped { inner: GzDecoder::new(bytes), left: MAX_DECOMPRESSED_STREAM };
     let mut archive = tar::Archive::new(stream);
     let entries = archive.entries().map_err(tar_error)?;
 
@@ -105,7 +108,8 @@ pub fn read(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ChartPackag
         };
         check_top(&mut top_dir, &top, &path)?;
         files += 1;
-        let size = entry.header().size().map_err(tar_error)?;
+        // The size the tar reader goes by: a PAX record's when there is one, not the header's.
+        let size = entry.size();
         if size > MAX_DECOMPRESSED_FILE {
             return Err(format!(
                 "decompressed chart file {inner:?} is larger than the maximum file size {MAX_DECOMPRESSED_FILE}"
@@ -113,7 +117,7 @@ pub fn read(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ChartPackag
         }
         total += size;
         if total > MAX_DECOMPRESSED_TOTAL {
-            return Err(format!("decompressed chart is larger than the maximum file size {MAX_DECOMPRESSED_TOTAL}"));
+            return Err(too_large());
         }
         let wanted = inner == "Chart.yaml"
             || keep == Keep::Contents && (inner == "values.yaml" || inner.starts_with("templates/"));
@@ -124,6 +128,14 @@ pub fn read(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ChartPackag
         entry.by_ref().take(MAX_DECOMPRESSED_FILE + 1).read_to_end(&mut data).map_err(tar_error)?;
         match inner.as_str() {
             "Chart.yaml" => {
+                // Two would be read differently: the last here, the first by a scan that
+                // stops at the first (Keep::ChartYaml).
+                if chart_yaml.is_some() {
+                    return Err(format!(
+                        "chart contains {:?} twice: a package holds one Chart.yaml",
+                        path.display().to_string()
+                    ));
+                }
                 chart_yaml = Some(data);
                 if keep == Keep::ChartYaml {
                     break;
@@ -176,8 +188,37 @@ fn check_top(seen: &mut Option<String>, top: &str, path: &Path) -> Result<(), St
     }
 }
 
+/// Helm's words for a chart over its total limit.
+fn too_large() -> String {
+    format!("decompressed chart is larger than the maximum size {MAX_DECOMPRESSED_TOTAL} bytes")
+}
+
+/// A reader that fails, rather than ends, after `left` more bytes: the tar reader takes a
+/// clean end on a block boundary for the end of the archive, and whatever came after it
+/// would be accepted unread.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return match self.inner.read(&mut [0])? {
+                0 => Ok(0),
+                _ => Err(io::Error::new(io::ErrorKind::FileTooLarge, too_large())),
+            };
+        }
+        let wanted = buf.len().min(self.left.try_into().unwrap_or(usize::MAX));
+        let read = self.inner.read(&mut buf[..wanted])?;
+        self.left -= read as u64;
+        Ok(read)
+    }
+}
+
 fn tar_error(error: io::Error) -> String {
     match error.kind() {
+        io::ErrorKind::FileTooLarge => too_large(),
         io::ErrorKind::UnexpectedEof => "unexpected EOF: the chart package is truncated".into(),
         _ if error.to_string().contains("invalid gzip header") || error.to_string().contains("corrupt deflate") => {
             format!("gzip: {error}: the chart package is not a valid gzip stream")
