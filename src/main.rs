@@ -17,7 +17,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    init_logging(config.log_json);
+    init_logging(config.log_json, config.log_level());
+    for note in &config.notes {
+        tracing::warn!("{note}");
+    }
     if let Err(message) = run(config) {
         tracing::error!("{message}");
         eprintln!("charthall: {message}");
@@ -44,9 +47,8 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+fn init_logging(json: bool, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::new(level);
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if json {

@@ -14,8 +14,8 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
-use crate::http::{serve, tls_acceptor, App};
-use crate::index::{Catalog, IndexSettings};
+use crate::http::{serve, tls_acceptor, App, Auth};
+use crate::index::{Catalog, IndexSettings, Limits, Options};
 use crate::storage::LocalStorage;
 
 /// How often changed repositories' start-up caches are written.
@@ -25,28 +25,43 @@ const CACHE_SAVE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A server ready to accept connections.
 pub struct Server {
-    config: Config,
-    catalog: Arc<Catalog>,
+    app: Arc<App>,
     tls: Option<TlsAcceptor>,
 }
 
 impl Server {
-    /// Loads the TLS keys, opens storage and indexes it. Blocks until the index is built.
+    /// Loads the TLS and token keys, opens storage and indexes it. Blocks until the index
+    /// is built.
     pub fn open(config: Config) -> Result<Server, String> {
         let tls = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
+            (Some(cert), Some(key)) => Some(tls_acceptor(cert, key, config.tls_ca_cert.as_deref())?),
             _ => None,
         };
+        let auth = Auth::from_config(&config)?;
         let root = &config.storage_local_rootdir;
         let storage = LocalStorage::open(root, config.depth)
             .map_err(|e| format!("cannot use STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
+        if let Err(error) = storage.check_writable() {
+            // A read-only folder is a legitimate mirror: serve it, but say at once what will
+            // fail, and who the server runs as.
+            // SAFETY: getuid has no preconditions and cannot fail.
+            let uid = unsafe { libc::getuid() };
+            tracing::warn!(root = %root.display(), uid, %error,
+                "the storage folder is not writable by this user: uploads and deletes will fail, reads are served");
+        }
         crate::sendfile::spool_in(root);
         let settings = IndexSettings {
             chart_url: config.chart_url.clone(),
             context_path: config.context_path.clone(),
             strict_semver: config.enforce_semver2,
         };
-        let catalog = Arc::new(Catalog::new(Arc::new(storage), settings, config.index_limit, config.depth));
+        let options = Options {
+            workers: config.index_limit,
+            depth: config.depth,
+            startup_cache: !config.disable_statefiles,
+            limits: Limits { versions_per_chart: config.per_chart_limit, storage_objects: config.max_storage_objects },
+        };
+        let catalog = Arc::new(Catalog::new(Arc::new(storage), settings, options));
         let started = Instant::now();
         catalog.start().map_err(|e| format!("cannot read STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
         release_freed_memory();
@@ -54,27 +69,30 @@ impl Server {
             repositories = catalog.names().len(),
             seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
             root = %root.display(),
+            depth = config.depth,
             "storage indexed"
         );
-        Ok(Server { config, catalog, tls })
+        let app = Arc::new(App::new(config, catalog, auth)?);
+        Ok(Server { app, tls })
     }
 
     /// Binds `LISTEN_HOST`:`PORT`.
     pub async fn listen(&self) -> Result<TcpListener, String> {
-        let address = format!("{}:{}", self.config.listen_host, self.config.port);
+        let config = &self.app.config;
+        let address = format!("{}:{}", config.listen_host, config.port);
         TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address} (LISTEN_HOST, PORT): {e}"))
     }
 
     /// Serves on `listener` until `shutdown` completes, then writes the start-up caches.
     pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), String> {
-        let Server { config, catalog, tls } = self;
+        let Server { app, tls } = self;
+        let catalog = app.catalog.clone();
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(%address, scheme, "serving");
-        let rescans = (!config.cache_interval.is_zero())
-            .then(|| tokio::spawn(rescan_every(catalog.clone(), config.cache_interval)));
+        let interval = app.config.cache_interval;
+        let rescans = (!interval.is_zero()).then(|| tokio::spawn(rescan_every(catalog.clone(), interval)));
         let cache_writer = CacheWriter::start(catalog.clone());
-        let app = Arc::new(App::new(config, catalog.clone()));
         let served = serve(app, listener, tls, shutdown).await.map_err(|e| e.to_string());
         tracing::info!("shutting down");
         if let Some(rescans) = rescans {

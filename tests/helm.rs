@@ -240,6 +240,42 @@ fn helm_with_basic_auth() {
     assert_shown(&out, "webapp", "0.3.1");
 }
 
+/// Helm has no way to send a bearer token to an HTTP chart repository (`repo add` takes
+/// basic credentials and TLS files only), so ChartMuseum users protect Helm's reads with
+/// basic auth or client certificates: the latter, here.
+#[test]
+fn helm_with_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(dir.path());
+    let (cert, key) = ca.issue("server", "127.0.0.1", false);
+    let (client_cert, client_key) = ca.issue("helm", "helm-user", true);
+    let server = Server::start(&[("TLS_CERT", &cert), ("TLS_KEY", &key), ("TLS_CA_CERT", &ca.ca_file)]);
+    let package = packaged("webapp", "0.3.1");
+    let upload = Command::new("curl")
+        .args(["-sS", "--fail", "--cacert", &ca.ca_file, "--cert", &client_cert, "--key", &client_key])
+        .args(["--data-binary", "@-"])
+        .arg(server.url("/api/team/charts").replacen("http://", "https://", 1))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut upload.stdin.as_ref().unwrap(), &package).unwrap();
+    let upload = upload.wait_with_output().unwrap();
+    assert!(upload.status.success(), "curl upload with a client certificate failed");
+
+    let url = server.url("/team").replacen("http://", "https://", 1);
+    let tls =
+        ["--ca-file", ca.ca_file.as_str(), "--cert-file", client_cert.as_str(), "--key-file", client_key.as_str()];
+    let mut args =
+        vec!["repo-flow", "--url", &url, "--name", "charthall", "--chart", "webapp", "--expect-version", "0.3.1"];
+    args.extend(tls);
+    assert_shown(&helm(None, &args).ok(), "webapp", "0.3.1");
+
+    let without = helm(None, &["repo-add-only", "--url", &url, "--name", "charthall", "--ca-file", &ca.ca_file]);
+    let refused = without.failed().to_string();
+    assert!(refused.contains("certificate") || refused.contains("tls"), "{refused}");
+}
+
 #[test]
 fn helm_with_anonymous_get() {
     let server = Server::start(&[("BASIC_AUTH_USER", USER), ("BASIC_AUTH_PASS", PASS), ("AUTH_ANONYMOUS_GET", "true")]);

@@ -26,12 +26,13 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, ALLOW};
 use hyper::{Method, Request, StatusCode};
 
+pub use auth::Auth;
 pub use serve::serve;
 pub use tls::acceptor as tls_acceptor;
 
 use crate::config::Config;
 use crate::index::Catalog;
-use auth::{Access, BasicAuth};
+use auth::Access;
 use reply_future::ReplyFuture;
 use response::Reply;
 use route::Route;
@@ -40,7 +41,9 @@ use route::Route;
 pub struct App {
     pub config: Config,
     pub catalog: Arc<Catalog>,
-    auth: Option<BasicAuth>,
+    auth: Option<Auth>,
+    /// `CORS_ALLOW_ORIGIN`, for the answers of /api routes.
+    allow_origin: Option<HeaderValue>,
     /// Source of `X-Request-Id` values for requests that bring none.
     next_request_id: AtomicU64,
     request_id_prefix: String,
@@ -49,16 +52,24 @@ pub struct App {
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 impl App {
-    pub fn new(config: Config, catalog: Arc<Catalog>) -> App {
-        let auth = config.basic_auth().map(|(user, pass)| BasicAuth::new(user, pass, config.auth_anonymous_get));
+    /// The service `config` describes, checking credentials with `auth`.
+    pub fn new(config: Config, catalog: Arc<Catalog>, auth: Option<Auth>) -> Result<App, String> {
+        let allow_origin = match &config.cors_allow_origin {
+            Some(origin) => Some(
+                HeaderValue::from_str(origin)
+                    .map_err(|_| format!("CORS_ALLOW_ORIGIN = {origin:?} is not a valid header value"))?,
+            ),
+            None => None,
+        };
         let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        App {
+        Ok(App {
             auth,
+            allow_origin,
             next_request_id: AtomicU64::new(0),
             request_id_prefix: format!("{:x}-{:x}", std::process::id(), started.as_secs()),
             config,
             catalog,
-        }
+        })
     }
 
     pub fn handle(self: &Arc<Self>, request: Request<Incoming>) -> ReplyFuture {
@@ -82,8 +93,7 @@ impl App {
         HeaderValue::from_maybe_shared(Bytes::from(id)).expect("hex digits and dashes")
     }
 
-    /// Routes that read snapshots answer now; those that wait on storage or the request
-    /// body answer later, from a future that owns what it needs.
+    /// Resolves the route and checks the caller's credentials, then answers.
     fn dispatch(self: &Arc<Self>, request: Request<Incoming>) -> ReplyFuture {
         let route = route::resolve(request.uri().path(), &self.config.context_path, self.config.depth);
         if route.is_api() && self.config.disable_api {
@@ -94,13 +104,16 @@ impl App {
         }
         let method = request.method().clone();
         let access = match (&route, &method) {
-            (Route::Health | Route::Info | Route::NotFound, _) => Access::Open,
+            (Route::Health | Route::Info | Route::Metrics | Route::WrongDepth | Route::NotFound, _) => Access::Open,
             (_, &Method::GET | &Method::HEAD) => Access::Pull,
             _ => Access::Push,
         };
-        if let Some(denied) = self.auth.as_ref().and_then(|auth| auth.check(access, request.headers())) {
+        if let Some(denied) = self.auth.as_ref().and_then(|auth| auth.check(access, route.repo(), request.headers())) {
             return ReplyFuture::now(denied);
         }
+        let allow_origin = if route.is_api() { self.allow_origin.clone() } else { None };
+        // Routes that read snapshots answer now; those that wait on storage or the request
+        // body answer later, from a future that owns what it needs.
         let head = method == Method::HEAD;
         let reply = match (route, method) {
             (Route::Health, Method::GET | Method::HEAD) => {
@@ -118,7 +131,8 @@ impl App {
                 let (app, repo, file) = (self.clone(), repo.into_owned(), file.into_owned());
                 return ReplyFuture::later(async move {
                     packages::download(&app, repo, file, request.headers(), head).await
-                });
+                })
+                .with_allow_origin(allow_origin);
             }
             (Route::ApiCharts { repo }, Method::GET | Method::HEAD) => {
                 api::charts(self, &repo, request.uri().query(), head)
@@ -127,13 +141,15 @@ impl App {
                 let (app, repo) = (self.clone(), repo.into_owned());
                 return ReplyFuture::later(
                     async move { upload::upload(&app, repo, request, upload::Target::Chart).await },
-                );
+                )
+                .with_allow_origin(allow_origin);
             }
             (Route::ApiProvenance { repo }, Method::POST) => {
                 let (app, repo) = (self.clone(), repo.into_owned());
                 return ReplyFuture::later(async move {
                     upload::upload(&app, repo, request, upload::Target::Provenance).await
-                });
+                })
+                .with_allow_origin(allow_origin);
             }
             (Route::ApiChart { repo, name }, Method::GET | Method::HEAD) => api::chart(self, &repo, &name, head),
             (Route::ApiVersion { repo, name, version }, Method::GET | Method::HEAD) => {
@@ -146,26 +162,48 @@ impl App {
             (Route::ApiVersion { repo, name, version }, Method::DELETE) => {
                 let app = self.clone();
                 let (repo, name, version) = (repo.into_owned(), name.into_owned(), version.into_owned());
-                return ReplyFuture::later(async move { delete::delete(&app, repo, name, version).await });
+                return ReplyFuture::later(async move { delete::delete(&app, repo, name, version).await })
+                    .with_allow_origin(allow_origin);
             }
             (Route::ApiTemplates { repo, name, version }, Method::GET) => {
                 let app = self.clone();
                 let (repo, name, version) = (repo.into_owned(), name.into_owned(), version.into_owned());
                 return ReplyFuture::later(async move {
                     api::contents(&app, repo, name, version, api::Contents::Templates).await
-                });
+                })
+                .with_allow_origin(allow_origin);
             }
             (Route::ApiValues { repo, name, version }, Method::GET) => {
                 let app = self.clone();
                 let (repo, name, version) = (repo.into_owned(), name.into_owned(), version.into_owned());
                 return ReplyFuture::later(async move {
                     api::contents(&app, repo, name, version, api::Contents::Values).await
-                });
+                })
+                .with_allow_origin(allow_origin);
             }
+            (Route::Metrics, _) => response::error(StatusCode::NOT_FOUND, "not found: /metrics is not served yet"),
+            (Route::WrongDepth, _) => self.wrong_depth(),
             (Route::NotFound, _) => response::not_found(),
             (route, method) => method_not_allowed(&route, &method),
         };
-        ReplyFuture::now(reply)
+        ReplyFuture::now(reply).with_allow_origin(allow_origin)
+    }
+}
+
+impl App {
+    /// A 404 that says where this server's repositories are.
+    fn wrong_depth(&self) -> Reply {
+        let (depth, context) = (self.config.depth, &self.config.context_path);
+        let repo = (1..=depth).map(|i| format!("<segment {i}>")).collect::<Vec<_>>().join("/");
+        response::error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "not found: this server names each repository by {depth} path segment(s) (DEPTH={depth}), \
+                 so a repository's index is {context}/{repo}/index.yaml and its API {context}/api/{repo}/charts; \
+                 add it with `helm repo add NAME http://HOST{context}/{repo}`. To serve charts without a \
+                 repository in the path, as a single-tenant ChartMuseum, start the server with DEPTH=0"
+            ),
+        )
     }
 }
 

@@ -65,8 +65,8 @@ pub async fn download(app: &App, repo: String, file: String, headers: &HeaderMap
 fn cache_control(app: &App, indexed: bool) -> HeaderValue {
     let config = &app.config;
     let immutable = indexed && !config.allow_overwrite && config.disable_force_overwrite;
-    // Behind basic auth, shared caches must not hand packages to anyone who asks.
-    let private = config.basic_auth().is_some() && !config.auth_anonymous_get;
+    // Behind auth, shared caches must not hand packages to anyone who asks.
+    let private = config.requires_auth() && !config.auth_anonymous_get;
     HeaderValue::from_static(match (immutable, private) {
         (true, false) => "public, max-age=31536000, immutable",
         (true, true) => "private, max-age=31536000, immutable",

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN};
 
 use super::response::Reply;
 use super::X_REQUEST_ID;
@@ -19,6 +19,8 @@ use super::X_REQUEST_ID;
 /// when it is ready.
 pub struct ReplyFuture {
     request_id: HeaderValue,
+    /// `Access-Control-Allow-Origin`, for /api routes when `CORS_ALLOW_ORIGIN` is set.
+    allow_origin: Option<HeaderValue>,
     reply: Pending,
 }
 
@@ -32,15 +34,24 @@ enum Pending {
 
 impl ReplyFuture {
     pub fn now(reply: Reply) -> ReplyFuture {
-        ReplyFuture { request_id: HeaderValue::from_static(""), reply: Pending::Ready(Some(reply)) }
+        ReplyFuture { request_id: HeaderValue::from_static(""), allow_origin: None, reply: Pending::Ready(Some(reply)) }
     }
 
     pub fn later(work: impl Future<Output = Reply> + Send + 'static) -> ReplyFuture {
-        ReplyFuture { request_id: HeaderValue::from_static(""), reply: Pending::Waiting(Box::pin(work)) }
+        ReplyFuture {
+            request_id: HeaderValue::from_static(""),
+            allow_origin: None,
+            reply: Pending::Waiting(Box::pin(work)),
+        }
     }
 
     pub fn with_request_id(mut self, request_id: HeaderValue) -> ReplyFuture {
         self.request_id = request_id;
+        self
+    }
+
+    pub fn with_allow_origin(mut self, allow_origin: Option<HeaderValue>) -> ReplyFuture {
+        self.allow_origin = allow_origin;
         self
     }
 }
@@ -56,6 +67,9 @@ impl Future for ReplyFuture {
         };
         let request_id = std::mem::replace(&mut this.request_id, HeaderValue::from_static(""));
         reply.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
+        if let Some(origin) = this.allow_origin.take() {
+            reply.headers_mut().insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        }
         Poll::Ready(Ok(reply))
     }
 }

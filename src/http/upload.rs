@@ -45,6 +45,9 @@ pub async fn upload(app: &App, repo: String, request: Request<Incoming>, target:
         Ok(()) => response::json(StatusCode::CREATED, &serde_json::json!({ "saved": true })),
         Err(SaveError::Invalid(message)) => response::upload_error(StatusCode::BAD_REQUEST, message),
         Err(SaveError::Exists) => response::upload_error(StatusCode::CONFLICT, "file already exists"),
+        Err(SaveError::Full) => {
+            response::upload_error(StatusCode::INSUFFICIENT_STORAGE, "repo has reached storage limit")
+        }
         Err(SaveError::Storage(error)) => {
             tracing::error!(%error, "saving an upload failed");
             response::upload_error(StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {error}"))

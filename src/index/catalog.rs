@@ -14,18 +14,27 @@ use bytes::Bytes;
 use super::repository::Repository;
 use super::settings::IndexSettings;
 use super::snapshot::RepoSnapshot;
-use super::writes::{self, DeleteError, SaveError, Upload};
+use super::writes::{self, DeleteError, Limits, SaveError, Upload};
 use super::{scan, startup_cache};
 use crate::chart::package::{self, ChartPackage, Keep};
 use crate::storage::{ObjectInfo, Storage};
 
+/// How a catalog works, beyond what its index text holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Parallel package readers for scans.
+    pub workers: usize,
+    /// Path segments that name a repository.
+    pub depth: u8,
+    /// Whether to read and write the start-up cache (`DISABLE_STATEFILES` turns it off).
+    pub startup_cache: bool,
+    pub limits: Limits,
+}
+
 pub struct Catalog {
     storage: Arc<dyn Storage>,
     settings: IndexSettings,
-    /// Parallel package readers for scans.
-    workers: usize,
-    /// Path segments that name a repository.
-    depth: u8,
+    options: Options,
     repositories: ArcSwap<HashMap<String, Arc<Repository>>>,
     /// Serializes creations so two first uploads to one new repository share it.
     creating: Mutex<()>,
@@ -35,13 +44,12 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(storage: Arc<dyn Storage>, settings: IndexSettings, workers: usize, depth: u8) -> Catalog {
+    pub fn new(storage: Arc<dyn Storage>, settings: IndexSettings, options: Options) -> Catalog {
         Catalog {
             empty: Arc::new(RepoSnapshot::empty(&settings)),
             storage,
             settings,
-            workers: workers.max(1),
-            depth,
+            options: Options { workers: options.workers.max(1), ..options },
             repositories: ArcSwap::from_pointee(HashMap::new()),
             creating: Mutex::new(()),
         }
@@ -84,8 +92,11 @@ impl Catalog {
     /// Start-up: adopts each repository's start-up cache, then reads what changed since it
     /// was written.
     pub fn start(&self) -> io::Result<()> {
-        for name in self.storage.repositories(self.depth)? {
-            startup_cache::load(&self.get_or_create(&name), &*self.storage)?;
+        for name in self.storage.repositories(self.options.depth)? {
+            let repository = self.get_or_create(&name);
+            if self.options.startup_cache {
+                startup_cache::load(&repository, &*self.storage)?;
+            }
         }
         self.rescan()
     }
@@ -93,6 +104,9 @@ impl Catalog {
     /// Writes the start-up cache of every repository changed since its last save. Returns
     /// whether it wrote anything.
     pub fn save_caches(&self) -> bool {
+        if !self.options.startup_cache {
+            return false;
+        }
         let mut wrote = false;
         for repository in self.repositories.load().values() {
             wrote |= startup_cache::save(repository, &*self.storage);
@@ -103,18 +117,18 @@ impl Catalog {
     /// Brings every repository in storage (and every one already known) in line with what
     /// storage holds now. Used at start-up and by `CACHE_INTERVAL`.
     pub fn rescan(&self) -> io::Result<()> {
-        let mut names = self.storage.repositories(self.depth)?;
+        let mut names = self.storage.repositories(self.options.depth)?;
         names.extend(self.names());
         names.sort();
         names.dedup();
         let repositories: Vec<Arc<Repository>> = names.iter().map(|n| self.get_or_create(n)).collect();
-        scan::sync(&*self.storage, self.workers, &repositories)
+        scan::sync(&*self.storage, self.options.workers, &repositories)
     }
 
     /// Checks and saves an upload into `repo`, which its first upload creates. Blocks.
     pub fn save(&self, repo: &str, upload: Upload, overwrite: bool) -> Result<(), SaveError> {
         let checked = upload.check(self.settings.strict_semver)?;
-        writes::save(&self.get_or_create(repo), &*self.storage, checked, overwrite)
+        writes::save(&self.get_or_create(repo), &*self.storage, checked, overwrite, self.options.limits)
     }
 
     /// Deletes a version of a chart and its provenance file. Blocks.

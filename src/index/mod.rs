@@ -48,10 +48,10 @@ mod scan;
 mod writes;
 mod catalog;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, Options};
 pub use charts::Chart;
 pub use encoding::{Chunks, Cursor, Representation};
 pub use entry::IndexedVersion;
 pub use settings::IndexSettings;
 pub use snapshot::RepoSnapshot;
-pub use writes::{DeleteError, SaveError, Upload};
+pub use writes::{DeleteError, Limits, SaveError, Upload};

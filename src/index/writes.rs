@@ -12,6 +12,7 @@ use bytes::Bytes;
 
 use super::entry::{FileStamp, IndexedVersion};
 use super::repository::Repository;
+use super::state::RepoState;
 use crate::chart::package::{self, Keep, ReadPackage};
 use crate::chart::{provenance, version};
 use crate::storage::Storage;
@@ -29,6 +30,16 @@ pub struct Checked {
     provenance: Option<(Bytes, String)>,
 }
 
+/// Limits on what a repository keeps, as ChartMuseum sets them (0 = none).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// `PER_CHART_LIMIT`: versions kept per chart; an upload evicts the oldest beyond it.
+    pub versions_per_chart: usize,
+    /// `MAX_STORAGE_OBJECTS`: stored objects (packages and provenance files) per
+    /// repository, past which uploads of new objects are refused.
+    pub storage_objects: usize,
+}
+
 /// Why an upload was refused or failed.
 #[derive(Debug)]
 pub enum SaveError {
@@ -36,6 +47,8 @@ pub enum SaveError {
     Invalid(String),
     /// The version (or provenance file) exists and overwriting is not allowed.
     Exists,
+    /// The repository holds `MAX_STORAGE_OBJECTS` objects already.
+    Full,
     Storage(io::Error),
 }
 
@@ -81,7 +94,13 @@ impl Upload {
 }
 
 /// Saves a checked upload into `repository`.
-pub fn save(repository: &Repository, storage: &dyn Storage, upload: Checked, overwrite: bool) -> Result<(), SaveError> {
+pub fn save(
+    repository: &Repository,
+    storage: &dyn Storage,
+    upload: Checked,
+    overwrite: bool,
+    limits: Limits,
+) -> Result<(), SaveError> {
     let repo = repository.name();
     let Checked { chart, provenance } = upload;
     let chart_file = chart.as_ref().map(|(_, read)| read.package.metadata.file_name());
@@ -100,6 +119,17 @@ pub fn save(repository: &Repository, storage: &dyn Storage, upload: Checked, ove
                 if storage.stat(repo, file)?.is_some() {
                     return Err(SaveError::Exists);
                 }
+            }
+        }
+        if limits.storage_objects > 0 {
+            // Replacing an object adds none; only new ones count against the limit.
+            let files = chart_file.iter().chain(provenance.as_ref().map(|(_, file)| file));
+            let mut adds = false;
+            for file in files {
+                adds |= storage.stat(repo, file)?.is_none();
+            }
+            if adds && storage.list(repo)?.len() >= limits.storage_objects {
+                return Err(SaveError::Full);
             }
         }
 
@@ -159,8 +189,39 @@ pub fn save(repository: &Repository, storage: &dyn Storage, upload: Checked, ove
             }
         }
         tracing::info!(repo, %file, "chart saved");
+        if limits.versions_per_chart > 0 {
+            evict_beyond(state, storage, repo, &name, &version_text, limits.versions_per_chart)?;
+        }
         Ok(())
     })
+}
+
+/// `PER_CHART_LIMIT`: deletes the versions of `name` stored longest ago (by file time, as
+/// ChartMuseum) until `limit` remain, never the one just saved; each goes with its
+/// provenance file.
+fn evict_beyond(
+    state: &mut RepoState,
+    storage: &dyn Storage,
+    repo: &str,
+    name: &str,
+    saved: &str,
+    limit: usize,
+) -> io::Result<()> {
+    loop {
+        let Some(chart) = state.charts().get(name) else { return Ok(()) };
+        if chart.versions.len() <= limit {
+            return Ok(());
+        }
+        let Some(oldest) =
+            chart.versions.iter().filter(|v| v.version != saved).min_by_key(|v| v.stamp.modified).cloned()
+        else {
+            return Ok(());
+        };
+        storage.delete(repo, &oldest.file_name)?;
+        state.remove(name, &oldest.version);
+        let _ = storage.delete(repo, &format!("{}.prov", oldest.file_name));
+        tracing::info!(repo, file = %oldest.file_name, limit, "deleted the oldest version beyond PER_CHART_LIMIT");
+    }
 }
 
 /// Deletes a version (found through the index, never by splitting file names) with its

@@ -30,6 +30,15 @@ impl LocalStorage {
         Ok(storage)
     }
 
+    /// Whether the server can write to the root folder: a folder it cannot write (a volume
+    /// owned by another user) still serves reads, but every upload would fail, so start-up
+    /// says so at once. Tries to create and remove a dot-file.
+    pub fn check_writable(&self) -> io::Result<()> {
+        let probe = self.root.join(format!("{TEMP_PREFIX}{}-write-check", std::process::id()));
+        File::create(&probe).map_err(|e| in_folder(e, &self.root))?;
+        fs::remove_file(&probe).map_err(|e| in_folder(e, &self.root))
+    }
+
     fn dir(&self, repo: &str) -> PathBuf {
         if repo.is_empty() {
             self.root.clone()
@@ -78,6 +87,12 @@ fn not_found_is_none<T>(result: io::Result<T>) -> io::Result<Option<T>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// `error`, saying which folder it happened in: `Permission denied (os error 13)` alone
+/// does not tell an operator what to fix.
+fn in_folder(error: io::Error, dir: &Path) -> io::Error {
+    io::Error::new(error.kind(), format!("{error} (in {})", dir.display()))
 }
 
 /// Makes a directory entry (a rename, a new file) durable.
@@ -167,10 +182,31 @@ impl Storage for LocalStorage {
         fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<ObjectInfo> {
         let dir = self.dir(repo);
+        self.write_in(&dir, name, fill).map_err(|e| in_folder(e, &dir))
+    }
+
+    fn delete(&self, repo: &str, name: &str) -> io::Result<bool> {
+        let dir = self.dir(repo);
+        let removed = not_found_is_none(fs::remove_file(dir.join(name))).map_err(|e| in_folder(e, &dir))?.is_some();
+        if removed {
+            sync_dir(&dir).map_err(|e| in_folder(e, &dir))?;
+        }
+        Ok(removed)
+    }
+}
+
+impl LocalStorage {
+    /// [`Storage::write_with`] into the folder `dir`.
+    fn write_in(
+        &self,
+        dir: &Path,
+        name: &str,
+        fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<ObjectInfo> {
         if !dir.is_dir() {
-            fs::create_dir_all(&dir)?;
+            fs::create_dir_all(dir)?;
             // The new folders must survive a crash too: sync each level up to the root.
-            let mut level = dir.as_path();
+            let mut level = dir;
             while let Some(parent) = level.parent() {
                 sync_dir(parent)?;
                 if parent == self.root {
@@ -191,21 +227,12 @@ impl Storage for LocalStorage {
             file.sync_all()?;
             let metadata = file.metadata()?;
             fs::rename(&temp, dir.join(name))?;
-            sync_dir(&dir)?;
+            sync_dir(dir)?;
             Ok(info(name.to_string(), &metadata))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&temp);
         }
         result
-    }
-
-    fn delete(&self, repo: &str, name: &str) -> io::Result<bool> {
-        let dir = self.dir(repo);
-        let removed = not_found_is_none(fs::remove_file(dir.join(name)))?.is_some();
-        if removed {
-            sync_dir(&dir)?;
-        }
-        Ok(removed)
     }
 }

@@ -20,6 +20,10 @@ pub struct Server {
     pub port: u16,
     pub root: PathBuf,
     env: Vec<(String, String)>,
+    /// Command-line arguments for the process, after the harness's settings.
+    args: Vec<String>,
+    /// Runs the process as this uid (and gid), through `setpriv`.
+    run_as: Option<u32>,
     _dir: Option<tempfile::TempDir>,
     /// Everything the server logged, collected in the background.
     log: std::sync::Arc<std::sync::Mutex<String>>,
@@ -35,9 +39,34 @@ impl Server {
 
     /// Starts a server on an existing (or new) folder.
     pub fn start_in(root: PathBuf, env: &[(&str, &str)], dir: Option<tempfile::TempDir>) -> Server {
+        Server::spawned(root, env, &[], None, dir)
+    }
+
+    /// Starts a server process on a fresh temporary folder with these environment
+    /// variables and command-line arguments.
+    pub fn start_with_args(env: &[(&str, &str)], args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("data");
+        Server::spawned(root, env, args, None, Some(dir))
+    }
+
+    /// Starts a server process as `uid` (group too) on `root`: the tests run as root, who
+    /// may write anywhere, and a deployment's server does not.
+    pub fn start_as(root: PathBuf, env: &[(&str, &str)], uid: u32) -> Server {
+        Server::spawned(root, env, &[], Some(uid), None)
+    }
+
+    fn spawned(
+        root: PathBuf,
+        env: &[(&str, &str)],
+        args: &[&str],
+        run_as: Option<u32>,
+        dir: Option<tempfile::TempDir>,
+    ) -> Server {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut server =
-            Server { child: None, in_process: None, port: 0, root, env, _dir: dir, log: Default::default() };
+        let args = args.iter().map(|a| a.to_string()).collect();
+        let log = Default::default();
+        let mut server = Server { child: None, in_process: None, port: 0, root, env, args, run_as, _dir: dir, log };
         server.spawn();
         server
     }
@@ -59,10 +88,14 @@ impl Server {
             "--listen-host=127.0.0.1".to_string(),
             format!("--storage-local-rootdir={}", root.display()),
         ];
-        // Each setting's flag is its variable's name in lower case with dashes.
+        // Each setting as its flag, found by its variable as `--help` lists them.
+        let command = <charthall::config::Config as clap::CommandFactory>::command();
         for (name, value) in &env {
             let name = if name == "BASIC_AUTH_PASSWORD" { "BASIC_AUTH_PASS" } else { name };
-            args.push(format!("--{}={value}", name.to_lowercase().replace('_', "-")));
+            let flag =
+                command.get_arguments().find(|a| a.get_env().is_some_and(|e| e == name)).and_then(|a| a.get_long());
+            let flag = flag.map(str::to_string).unwrap_or_else(|| name.to_lowercase().replace('_', "-"));
+            args.push(format!("--{flag}={value}"));
         }
         let config = charthall::config::Config::load_from(args).unwrap_or_else(|e| panic!("bad settings: {e}"));
         let server = charthall::server::Server::open(config).unwrap_or_else(|e| panic!("charthall did not start: {e}"));
@@ -78,12 +111,34 @@ impl Server {
             })
         });
         let in_process = Some(InProcess { stop, thread });
-        Server { child: None, in_process, port, root, env, _dir: dir, log: Default::default() }
+        Server {
+            child: None,
+            in_process,
+            port,
+            root,
+            env,
+            args: Vec::new(),
+            run_as: None,
+            _dir: dir,
+            log: Default::default(),
+        }
     }
 
     fn spawn(&mut self) {
         assert!(self.in_process.is_none(), "restarting is for a server process");
         let mut command = charthall(&self.root, self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        command.args(&self.args);
+        if let Some(uid) = self.run_as {
+            // A copy beside the storage folder, which the test makes readable to `uid`: the
+            // build's own folder may not be (a clone under /root).
+            let binary = self.root.parent().expect("a folder above the storage").join("charthall");
+            std::fs::copy(command.get_program(), &binary).expect("copy the binary");
+            let mut as_user = Command::new("setpriv");
+            as_user.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into(), "--".into()]);
+            as_user.arg(binary).args(&self.args);
+            as_user.env_clear().envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))));
+            command = as_user;
+        }
         command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("start charthall");
         let stderr = child.stderr.take().unwrap();
@@ -370,4 +425,46 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+/// A certificate authority made for one test, and certificates it signs, as PEM files in
+/// `dir`: for servers that require client certificates (`TLS_CA_CERT`).
+pub struct TestCa {
+    pub ca_file: String,
+    dir: PathBuf,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    pub fn new(dir: &Path) -> TestCa {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        // Subject names that differ from the leaves', or clients take a leaf for self-signed.
+        params.distinguished_name.push(rcgen::DnType::CommonName, "ChartHall test CA");
+        let cert = params.self_signed(&key).unwrap();
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, cert.pem()).unwrap();
+        TestCa {
+            ca_file: ca_file.to_string_lossy().into_owned(),
+            dir: dir.to_path_buf(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// A certificate for `name` (a server's address, or a client's name) and its key: the
+    /// paths of `<file>.pem` and `<file>-key.pem`.
+    pub fn issue(&self, file: &str, name: &str, client: bool) -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        if client {
+            params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        }
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let (cert_file, key_file) = (self.dir.join(format!("{file}.pem")), self.dir.join(format!("{file}-key.pem")));
+        std::fs::write(&cert_file, cert.pem()).unwrap();
+        std::fs::write(&key_file, key.serialize_pem()).unwrap();
+        (cert_file.to_string_lossy().into_owned(), key_file.to_string_lossy().into_owned())
+    }
 }

@@ -108,7 +108,11 @@ def call(step, coro):
 
 
 def creds(a):
-    return {"username": a.username, "password": a.password}
+    found = {"username": a.username, "password": a.password}
+    for tls in ("cert_file", "key_file", "ca_file"):
+        if getattr(a, tls, None):
+            found[tls] = getattr(a, tls)
+    return found
 
 
 def show(h, cfg, ref, expect_version=None):
@@ -138,6 +142,9 @@ def main(argv=None):
         s.add_argument("--name", required=True)
         s.add_argument("--username")
         s.add_argument("--password")
+        s.add_argument("--cert-file")
+        s.add_argument("--key-file")
+        s.add_argument("--ca-file")
 
     s = sub.add_parser("repo-flow")
     repo_args(s)

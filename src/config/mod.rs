@@ -3,17 +3,28 @@
 //! original ChartHall name them so existing deployments keep their settings.
 //!
 //! A value that does not parse stops start-up with a message naming the variable: a
-//! typo must never be silently replaced by a default.
+//! typo must never be silently replaced by a default. ChartMuseum's settings that ChartHall
+//! does not implement are each accepted as having no effect or refused by name
+//! ([`chartmuseum`]), and its `--config` file is read too ([`file`]).
 
+mod chartmuseum;
+mod file;
+
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 /// Parsed and validated settings. Field docs are the `--help` text.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "charthall", version, about = "A fast, ChartMuseum-compatible Helm chart repository server")]
 pub struct Config {
+    /// A YAML file of settings, as ChartMuseum's (`storage.local.rootdir: …`); the
+    /// environment and the command line override it.
+    #[arg(long, short = 'c', env = "CONFIG", value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Listen port.
     #[arg(long, env = "PORT", value_name = "PORT", default_value_t = 8080)]
     pub port: u16,
@@ -23,7 +34,7 @@ pub struct Config {
     pub listen_host: String,
 
     /// Storage backend (only `local` for now).
-    #[arg(long, env = "STORAGE", value_name = "STORAGE", default_value = "local", value_parser = ["local"])]
+    #[arg(long, env = "STORAGE", value_name = "STORAGE", default_value = "local", value_parser = parse_storage)]
     pub storage: String,
 
     /// Folder that holds the repositories; created on start.
@@ -116,7 +127,65 @@ pub struct Config {
     /// TLS private key (PEM).
     #[arg(long, env = "TLS_KEY", value_name = "TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+
+    /// CA certificate (PEM): with HTTPS, require client certificates it signed.
+    #[arg(long, env = "TLS_CA_CERT", value_name = "TLS_CA_CERT")]
+    pub tls_ca_cert: Option<PathBuf>,
+
+    /// Require a bearer token (an RS256 JWT) on every route but /health and /info; needs
+    /// AUTH_REALM, AUTH_SERVICE and AUTH_CERT_PATH. Takes precedence over basic auth.
+    #[arg(long, env = "BEARER_AUTH", value_name = "BEARER_AUTH", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub bearer_auth: bool,
+
+    /// Where clients get tokens (the `realm` of `WWW-Authenticate`).
+    #[arg(long, env = "AUTH_REALM", value_name = "AUTH_REALM")]
+    pub auth_realm: Option<String>,
+
+    /// The service tokens are issued for (the `service` of `WWW-Authenticate`).
+    #[arg(long, env = "AUTH_SERVICE", value_name = "AUTH_SERVICE")]
+    pub auth_service: Option<String>,
+
+    /// The token issuer's public key (PEM), to check RS256 signatures.
+    #[arg(long, env = "AUTH_CERT_PATH", value_name = "AUTH_CERT_PATH")]
+    pub auth_cert_path: Option<PathBuf>,
+
+    /// Where a token lists its allowed actions; only ChartMuseum's default is supported.
+    #[arg(long, env = "AUTH_ACTIONS_SEARCH_PATH", value_name = "AUTH_ACTIONS_SEARCH_PATH")]
+    pub auth_actions_search_path: Option<String>,
+
+    /// Keep only this many newest versions of each chart: an upload deletes the oldest
+    /// beyond it (0 = keep all).
+    #[arg(long, env = "PER_CHART_LIMIT", value_name = "PER_CHART_LIMIT", default_value_t = 0)]
+    pub per_chart_limit: usize,
+
+    /// Refuse uploads (507) to a repository holding this many stored objects (0 = no limit).
+    #[arg(long, env = "MAX_STORAGE_OBJECTS", value_name = "MAX_STORAGE_OBJECTS", default_value_t = 0)]
+    pub max_storage_objects: usize,
+
+    /// `Access-Control-Allow-Origin` value for /api routes.
+    #[arg(long = "cors-alloworigin", env = "CORS_ALLOW_ORIGIN", value_name = "CORS_ALLOW_ORIGIN")]
+    pub cors_allow_origin: Option<String>,
+
+    /// Neither read nor write the start-up cache (`.charthall-index.cache`): every start
+    /// reads every package.
+    #[arg(long, env = "DISABLE_STATEFILES", value_name = "DISABLE_STATEFILES", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub disable_statefiles: bool,
+
+    /// Log at debug level (as LOG_LEVEL=debug).
+    #[arg(long, env = "DEBUG", value_name = "DEBUG", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub debug: bool,
+
+    /// Log level: error, warn, info, debug or trace (default info; debug with DEBUG).
+    #[arg(long, env = "LOG_LEVEL", value_name = "LOG_LEVEL", value_parser = parse_log_level)]
+    pub log_level: Option<String>,
+
+    /// What start-up should say of ChartMuseum settings that were set but do nothing here.
+    #[arg(skip)]
+    pub notes: Vec<String>,
 }
+
+/// ChartMuseum's default for where a token lists its actions, the only one supported.
+const DEFAULT_ACTIONS_SEARCH_PATH: &str = "access[?name=='$NAMESPACE' && type=='$ACCESS_ENTRY_TYPE'].actions[]";
 
 impl Config {
     /// Reads flags and environment, then applies the cross-field rules clap cannot express.
@@ -129,26 +198,92 @@ impl Config {
     pub fn load_from<I, T>(args: I) -> Result<Config, String>
     where
         I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
+        T: Into<OsString> + Clone,
     {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let process_env = |name: &str| std::env::var(name).ok();
+        // The file's settings count for less than the environment and the command line.
+        let from_file = match file::path(&args, process_env) {
+            Some(path) => file::read(&path)?,
+            None => Vec::new(),
+        };
+        let env = |name: &str| {
+            process_env(name).or_else(|| from_file.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()))
+        };
+        let (mut args, foreign) = chartmuseum::screen(args, env)?;
+        let command = Config::command();
+        for (name, value) in &from_file {
+            let Some(flag) = command.get_arguments().find(|a| a.get_env().is_some_and(|e| e == *name)) else {
+                continue; // a ChartMuseum setting screened above
+            };
+            let long = flag.get_long().expect("every setting has a long flag");
+            let on_command_line = args.iter().any(|a| {
+                let a = a.to_string_lossy();
+                a.strip_prefix("--").is_some_and(|rest| rest == long || rest.starts_with(&format!("{long}=")))
+            });
+            if process_env(name).is_none() && !on_command_line {
+                args.push(format!("--{long}={value}").into());
+            }
+        }
         let mut config = Config::try_parse_from(args).map_err(|e| {
             if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) {
                 e.exit()
             }
-            e.to_string()
+            name_the_variable(e.to_string())
         })?;
+        config.notes = foreign.iter().map(chartmuseum::note).collect();
         if config.basic_auth_pass.is_none() {
             // The original ChartHall's README spells it this way; both work.
             config.basic_auth_pass = std::env::var("BASIC_AUTH_PASSWORD").ok().filter(|p| !p.is_empty());
         }
-        if config.basic_auth_user.as_deref() == Some("") {
-            config.basic_auth_user = None;
+        for text in [
+            &mut config.basic_auth_user,
+            &mut config.basic_auth_pass,
+            &mut config.auth_realm,
+            &mut config.auth_service,
+            &mut config.cors_allow_origin,
+        ] {
+            if text.as_deref() == Some("") {
+                *text = None;
+            }
+        }
+        if config.auth_cert_path.as_deref() == Some(std::path::Path::new("")) {
+            config.auth_cert_path = None;
+        }
+        if config.tls_ca_cert.as_deref() == Some(std::path::Path::new("")) {
+            config.tls_ca_cert = None;
         }
         if config.basic_auth_user.is_some() != config.basic_auth_pass.is_some() {
             return Err("BASIC_AUTH_USER and BASIC_AUTH_PASS must be set together".into());
         }
         if config.tls_cert.is_some() != config.tls_key.is_some() {
             return Err("TLS_CERT and TLS_KEY must be set together".into());
+        }
+        if config.tls_ca_cert.is_some() && config.tls_cert.is_none() {
+            return Err("TLS_CA_CERT asks for client certificates over HTTPS: it needs TLS_CERT and TLS_KEY".into());
+        }
+        if config.bearer_auth {
+            let missing: Vec<&str> = [
+                ("AUTH_REALM", config.auth_realm.is_none()),
+                ("AUTH_SERVICE", config.auth_service.is_none()),
+                ("AUTH_CERT_PATH", config.auth_cert_path.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, missing)| missing.then_some(name))
+            .collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "BEARER_AUTH needs AUTH_REALM, AUTH_SERVICE and AUTH_CERT_PATH; missing: {}",
+                    missing.join(", ")
+                ));
+            }
+        }
+        if let Some(path) = config.auth_actions_search_path.as_deref().filter(|p| !p.is_empty()) {
+            if path != DEFAULT_ACTIONS_SEARCH_PATH {
+                return Err(format!(
+                    "AUTH_ACTIONS_SEARCH_PATH = {path:?} is not supported: only ChartMuseum's default, {DEFAULT_ACTIONS_SEARCH_PATH}"
+                ));
+            }
         }
         if config.index_limit == 0 {
             config.index_limit = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
@@ -161,9 +296,53 @@ impl Config {
         Some((self.basic_auth_user.as_deref()?, self.basic_auth_pass.as_deref()?))
     }
 
+    /// Whether requests need credentials (basic or bearer).
+    pub fn requires_auth(&self) -> bool {
+        self.bearer_auth || self.basic_auth().is_some()
+    }
+
+    /// The log level in force: `LOG_LEVEL`, else debug with `DEBUG`, else info.
+    pub fn log_level(&self) -> &str {
+        self.log_level.as_deref().unwrap_or(if self.debug { "debug" } else { "info" })
+    }
+
     /// Whether an upload may replace an existing version.
     pub fn may_overwrite(&self, force_requested: bool) -> bool {
         self.allow_overwrite || (force_requested && !self.disable_force_overwrite)
+    }
+}
+
+/// clap names a bad value's flag (`'--port <PORT>'`); users set the variable as often, so
+/// name both (`PORT (--port)`).
+fn name_the_variable(message: String) -> String {
+    let mut message = message;
+    for arg in Config::command().get_arguments() {
+        let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else { continue };
+        let env = env.to_string_lossy();
+        message = message.replace(&format!("'--{long} <{env}>'"), &format!("{env} (--{long})"));
+    }
+    message
+}
+
+/// `local`; ChartMuseum's other backends are refused by name.
+fn parse_storage(value: &str) -> Result<String, String> {
+    const CHARTMUSEUM: &[&str] =
+        &["amazon", "google", "oracle", "microsoft", "alibaba", "openstack", "baidu", "etcd", "tencent"];
+    match value.trim() {
+        "local" => Ok("local".into()),
+        other if CHARTMUSEUM.contains(&other) => {
+            Err(format!("the {other} backend is not supported yet: ChartHall serves a local folder (STORAGE=local)"))
+        }
+        other => Err(format!("unsupported storage backend: {other} (use local)")),
+    }
+}
+
+/// A level name; `warning` is taken for `warn`, as people write both.
+fn parse_log_level(value: &str) -> Result<String, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        level @ ("error" | "warn" | "info" | "debug" | "trace") => Ok(level.to_string()),
+        "warning" => Ok("warn".into()),
+        _ => Err(format!("`{value}` is not a log level (error, warn, info, debug or trace)")),
     }
 }
 
@@ -231,5 +410,8 @@ mod tests {
         assert_eq!(parse_chart_url("https://x.io/").unwrap(), "https://x.io");
         assert!(parse_chart_url("x.io").is_err());
         assert!(parse_bool("maybe").is_err());
+        assert_eq!(parse_log_level("warning").unwrap(), "warn");
+        assert_eq!(parse_log_level("DEBUG").unwrap(), "debug");
+        assert!(parse_log_level("loud").is_err());
     }
 }
