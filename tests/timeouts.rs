@@ -125,3 +125,99 @@ fn a_slow_download_is_not_cut_off() {
     }
     assert!(started.elapsed() >= Duration::from_secs(2), "read in {:?}: too fast to test anything", started.elapsed());
 }
+
+/// Whether the server has closed `stream`, without waiting: a read that finds the end of
+/// the stream or an error.
+fn closed(stream: &mut TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let mut buf = [0; 1024];
+    let gone = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => continue, // a 408 or the like: read on to the end
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
+            Err(_) => break true,
+        }
+    };
+    stream.set_nonblocking(false).unwrap();
+    gone
+}
+
+/// Slowloris: 50 clients each send their request head one byte a second. `READ_TIMEOUT`
+/// never fires (a byte arrives every second); `READ_HEADER_TIMEOUT` closes every one, and
+/// the server answers everyone else meanwhile.
+#[test]
+fn heads_dribbled_a_byte_a_second_are_closed_by_the_header_deadline() {
+    let server = Server::start(&[("READ_HEADER_TIMEOUT", "2")]);
+    let head: Vec<u8> = b"GET /team/index.yaml HTTP/1.1\r\nHost: test\r\nX-Slow: "
+        .iter()
+        .copied()
+        .chain(std::iter::repeat(b'a'))
+        .take(4096)
+        .collect();
+    let mut attackers: Vec<(TcpStream, Option<Duration>)> = (0..50).map(|_| (connect(&server), None)).collect();
+    let started = Instant::now();
+    let mut slowest_health = Duration::ZERO;
+    for second in 0..8 {
+        for (stream, closed_at) in attackers.iter_mut().filter(|(_, closed_at)| closed_at.is_none()) {
+            if stream.write_all(&head[second..second + 1]).is_err() || closed(stream) {
+                *closed_at = Some(started.elapsed());
+            }
+        }
+        let asked = Instant::now();
+        assert_eq!(server.get("/health").status(), StatusCode::OK);
+        slowest_health = slowest_health.max(asked.elapsed());
+        if attackers.iter().all(|(_, closed_at)| closed_at.is_some()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1).saturating_sub(asked.elapsed()));
+    }
+    let closed_after: Vec<Duration> =
+        attackers.iter().map(|(_, at)| at.expect("a dribbling client was never closed")).collect();
+    // The deadline is 2 s, checked every 0.5 s, and this loop looks once a second.
+    for after in &closed_after {
+        assert!((Duration::from_millis(1900)..Duration::from_millis(4500)).contains(after), "closed after {after:?}");
+    }
+    assert!(slowest_health < Duration::from_secs(1), "/health took {slowest_health:?} during the attack");
+}
+
+/// The head deadline is for heads: a body may trickle for longer, and the next head on the
+/// same connection gets a deadline of its own.
+#[test]
+fn a_slow_body_is_not_cut_off_by_the_header_deadline_but_the_next_slow_head_is() {
+    let server = Server::start(&[("READ_HEADER_TIMEOUT", "1"), ("READ_TIMEOUT", "30")]);
+    let package = ChartBuilder::new("web", "1.0.0").build();
+    let mut stream = connect(&server);
+    let head = format!("POST /api/team/charts HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n", package.len());
+    stream.write_all(head.as_bytes()).unwrap();
+    let started = Instant::now();
+    // The body over ~3 s: three times the head deadline.
+    for chunk in package.chunks(package.len().div_ceil(30)) {
+        stream.write_all(chunk).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(started.elapsed() > Duration::from_secs(2));
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 201"), "{status:?}");
+    assert_eq!(index_versions(&index_of(&server, "/team/index.yaml"), "web"), ["1.0.0"]);
+    // Read the rest of the answer, then dribble the next head: it gets its own deadline.
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+        line.clear();
+    }
+    let mut body = [0; 64];
+    let _ = reader.get_mut().read(&mut body);
+    let started = Instant::now();
+    let mut closed_after = None;
+    for byte in b"GET /team/index.yaml HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if stream.write_all(&[*byte]).is_err() || closed(&mut stream) {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let closed_after = closed_after.expect("the second slow head was never closed");
+    assert!((Duration::from_millis(900)..Duration::from_millis(2500)).contains(&closed_after), "{closed_after:?}");
+}

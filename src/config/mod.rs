@@ -108,6 +108,12 @@ pub struct Config {
     #[arg(long, env = "READ_TIMEOUT", value_name = "READ_TIMEOUT", default_value = "30s", value_parser = parse_seconds)]
     pub read_timeout: Duration,
 
+    /// Close a connection whose client has not sent a whole request head this long after
+    /// it began (`10s`; 0 = never), however steadily its bytes trickle in; also the TLS
+    /// handshake's deadline. As Go's `ReadHeaderTimeout`.
+    #[arg(long, env = "READ_HEADER_TIMEOUT", value_name = "READ_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_seconds)]
+    pub read_header_timeout: Duration,
+
     /// Parallel workers that read and hash packages at start-up (0 = number of cores).
     #[arg(long, env = "INDEX_LIMIT", value_name = "INDEX_LIMIT", default_value_t = 0)]
     pub index_limit: usize,

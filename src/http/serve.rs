@@ -1,16 +1,20 @@
 //! Accepting connections and running the service on each, until told to stop.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use http_body::{Frame, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use super::idle::Idle;
+use super::idle::{Exchanges, Idle, Limits};
 use super::App;
 use crate::sendfile::SendfileStream;
 
@@ -27,7 +31,7 @@ pub async fn serve(
     // No hyper header-read timeout (and so no hyper timer): `Idle` closes stalled
     // connections for less.
     builder.http1().header_read_timeout(None);
-    let read_timeout = app.config.read_timeout;
+    let limits = Limits { read: app.config.read_timeout, header: app.config.read_header_timeout };
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
@@ -49,19 +53,31 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let (app, builder, tls) = (app.clone(), builder.clone(), tls.clone());
         tokio::spawn(async move {
-            let service = service_fn(move |request| app.handle(request));
+            let exchanges = Arc::new(Exchanges::default());
+            let service = {
+                let exchanges = exchanges.clone();
+                service_fn(move |request| {
+                    exchanges.begin();
+                    let exchanges = exchanges.clone();
+                    app.handle(request)
+                        .map(|answered| answered.map(|reply| reply.map(|body| Ending { body, exchanges })))
+                })
+            };
             let served = match tls {
                 None => {
-                    let io = Idle::new(SendfileStream::new(stream), read_timeout);
+                    let io = Idle::new(SendfileStream::new(stream), limits, Some(exchanges));
                     builder.serve_connection(TokioIo::new(io), service).await
                 }
                 Some(tls) => {
-                    match tokio::time::timeout(Duration::from_secs(30), tls.accept(Idle::new(stream, read_timeout)))
-                        .await
-                    {
+                    // The handshake has the head's deadline; under TLS the head's own is
+                    // counted on the encrypted bytes, which arrive as the head does.
+                    let handshake = tls.accept(Idle::new(stream, limits, Some(exchanges)));
+                    let deadline =
+                        if limits.header.is_zero() { HANDSHAKE_WITHOUT_HEADER_TIMEOUT } else { limits.header };
+                    match tokio::time::timeout(deadline, handshake).await {
                         Ok(Ok(stream)) => builder.serve_connection(TokioIo::new(stream), service).await,
                         Ok(Err(error)) => Err(error.into()),
-                        Err(_) => Err("TLS handshake timed out".into()),
+                        Err(_) => Err("TLS handshake timed out (READ_HEADER_TIMEOUT)".into()),
                     }
                 }
             };
@@ -69,5 +85,38 @@ pub async fn serve(
                 tracing::debug!(%error, "connection ended with an error");
             }
         });
+    }
+}
+
+/// How long a TLS handshake may take when `READ_HEADER_TIMEOUT` is off.
+const HANDSHAKE_WITHOUT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A response body that tells its connection's [`Exchanges`] when it is over (sent whole,
+/// or dropped), so the connection knows the next bytes are a new request head.
+struct Ending<B> {
+    body: B,
+    exchanges: Arc<Exchanges>,
+}
+
+impl<B> Drop for Ending<B> {
+    fn drop(&mut self) {
+        self.exchanges.end();
+    }
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for Ending<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }

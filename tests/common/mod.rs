@@ -24,6 +24,8 @@ pub struct Server {
     args: Vec<String>,
     /// Runs the process as this uid (and gid), through `setpriv`.
     run_as: Option<u32>,
+    /// A command the binary runs under (`prlimit …`), with its arguments.
+    wrapper: Vec<String>,
     _dir: Option<tempfile::TempDir>,
     /// Everything the server logged, collected in the background.
     log: std::sync::Arc<std::sync::Mutex<String>>,
@@ -39,7 +41,7 @@ impl Server {
 
     /// Starts a server on an existing (or new) folder.
     pub fn start_in(root: PathBuf, env: &[(&str, &str)], dir: Option<tempfile::TempDir>) -> Server {
-        Server::spawned(root, env, &[], None, dir)
+        Server::spawned(root, env, &[], None, &[], dir)
     }
 
     /// Starts a server process on a fresh temporary folder with these environment
@@ -47,13 +49,20 @@ impl Server {
     pub fn start_with_args(env: &[(&str, &str)], args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().join("data");
-        Server::spawned(root, env, args, None, Some(dir))
+        Server::spawned(root, env, args, None, &[], Some(dir))
     }
 
     /// Starts a server process as `uid` (group too) on `root`: the tests run as root, who
     /// may write anywhere, and a deployment's server does not.
     pub fn start_as(root: PathBuf, env: &[(&str, &str)], uid: u32) -> Server {
-        Server::spawned(root, env, &[], Some(uid), None)
+        Server::spawned(root, env, &[], Some(uid), &[], None)
+    }
+
+    /// Starts a server process on a fresh temporary folder under `wrapper`, a command
+    /// that runs the binary given last (`prlimit --nofile=1024:4096 --`).
+    pub fn start_under(env: &[(&str, &str)], wrapper: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Server::spawned(dir.path().join("data"), env, &[], None, wrapper, Some(dir))
     }
 
     fn spawned(
@@ -61,12 +70,15 @@ impl Server {
         env: &[(&str, &str)],
         args: &[&str],
         run_as: Option<u32>,
+        wrapper: &[&str],
         dir: Option<tempfile::TempDir>,
     ) -> Server {
+        let wrapper = wrapper.iter().map(|w| w.to_string()).collect();
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let args = args.iter().map(|a| a.to_string()).collect();
         let log = Default::default();
-        let mut server = Server { child: None, in_process: None, port: 0, root, env, args, run_as, _dir: dir, log };
+        let mut server =
+            Server { child: None, in_process: None, port: 0, root, env, args, run_as, wrapper, _dir: dir, log };
         server.spawn();
         server
     }
@@ -119,6 +131,7 @@ impl Server {
             env,
             args: Vec::new(),
             run_as: None,
+            wrapper: Vec::new(),
             _dir: dir,
             log: Default::default(),
         }
@@ -138,6 +151,12 @@ impl Server {
             as_user.arg(binary).args(&self.args);
             as_user.env_clear().envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))));
             command = as_user;
+        }
+        if let Some((program, arguments)) = self.wrapper.split_first() {
+            let mut wrapped = Command::new(program);
+            wrapped.args(arguments).arg(command.get_program()).args(command.get_args());
+            wrapped.env_clear().envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))));
+            command = wrapped;
         }
         command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("start charthall");
