@@ -86,29 +86,10 @@ fn a_client_that_trickles_bytes_is_not_cut_off() {
 #[test]
 fn a_slow_download_is_not_cut_off() {
     let server = server();
-    // Hex of a pseudo-random sequence: it does not compress away, so the package is big.
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut noise = || -> String {
-        (0..4_000_000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                char::from_digit((state % 16) as u32, 16).unwrap()
-            })
-            .collect()
-    };
-    // Three files: Helm's limit is 5 MiB per file.
-    let chart = ChartBuilder::new("app", "1.0.0").file("a.txt", noise()).file("b.txt", noise()).file("c.txt", noise());
-    assert_eq!(server.upload("team", &chart.build()).status(), StatusCode::CREATED);
+    assert_eq!(server.upload("team", &big_chart("app", "1.0.0")).status(), StatusCode::CREATED);
     let package_len = server.get("/team/charts/app-1.0.0.tgz").bytes().unwrap().len();
     assert!(package_len > 5_000_000, "package of {package_len} bytes");
-    // A small receive buffer, so that most of the package waits in the server's.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(64 * 1024).unwrap();
-    socket.connect(&server.address().into()).unwrap();
-    let mut stream: TcpStream = socket.into();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut stream = slow_reader(&server);
     stream.write_all(b"GET /team/charts/app-1.0.0.tgz HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
     // Read at ~1.3 MB/s: the server cannot write for longer than the timeout again and
     // again, and sends nothing meanwhile, but the client is reading all along.

@@ -114,6 +114,11 @@ pub struct Config {
     #[arg(long, env = "READ_HEADER_TIMEOUT", value_name = "READ_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_seconds)]
     pub read_header_timeout: Duration,
 
+    /// On SIGTERM or SIGINT, how long requests in flight (downloads, uploads) may take to
+    /// finish before the server exits anyway (`25s`: below Kubernetes' default 30 s grace).
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", value_name = "SHUTDOWN_TIMEOUT", default_value = "25s", value_parser = parse_seconds)]
+    pub shutdown_timeout: Duration,
+
     /// Parallel workers that read and hash packages at start-up (0 = number of cores).
     #[arg(long, env = "INDEX_LIMIT", value_name = "INDEX_LIMIT", default_value_t = 0)]
     pub index_limit: usize,

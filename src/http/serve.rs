@@ -1,7 +1,9 @@
-//! Accepting connections and running the service on each, until told to stop.
+//! Accepting connections and running the service on each, until told to stop; then
+//! letting the requests in flight finish, for `SHUTDOWN_TIMEOUT` at most.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -11,6 +13,7 @@ use http_body::{Frame, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -18,9 +21,11 @@ use super::idle::{Exchanges, Idle, Limits};
 use super::App;
 use crate::sendfile::SendfileStream;
 
-/// Serves until `shutdown` completes, then stops accepting. Connections already open are
-/// not waited for; writes in flight finish on the blocking pool, and a write cut short by
-/// the exit leaves only a dot-file that the next start removes.
+/// Serves until `shutdown` completes, then stops accepting and lets every connection
+/// finish the request it is serving (idle keep-alive connections close at once), for
+/// `SHUTDOWN_TIMEOUT` at most: an orchestrator's rollout then cuts no download and no
+/// upload short. What is still open after that is cut, and said in the log; a write cut
+/// short by the exit leaves only a dot-file that the next start removes.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
@@ -33,6 +38,9 @@ pub async fn serve(
     builder.http1().header_read_timeout(None);
     let limits = Limits { read: app.config.read_timeout, header: app.config.read_header_timeout };
     let builder = Arc::new(builder);
+    let graceful = GracefulShutdown::new();
+    // Connections being served, to say how many a shutdown cuts.
+    let open = Arc::new(AtomicUsize::new(0));
     tokio::pin!(shutdown);
     loop {
         let (stream, _peer) = tokio::select! {
@@ -46,13 +54,16 @@ pub async fn serve(
                 }
             },
             _ = &mut shutdown => {
-                tracing::info!("shutting down");
+                drop(listener);
+                finish(graceful, &open, app.config.shutdown_timeout).await;
                 return Ok(());
             }
         };
         let _ = stream.set_nodelay(true);
-        let (app, builder, tls) = (app.clone(), builder.clone(), tls.clone());
+        let (app, builder, tls, watcher) = (app.clone(), builder.clone(), tls.clone(), graceful.watcher());
+        let open = OpenConnection::new(&open);
         tokio::spawn(async move {
+            let _open = open;
             let exchanges = Arc::new(Exchanges::default());
             let service = {
                 let exchanges = exchanges.clone();
@@ -66,7 +77,7 @@ pub async fn serve(
             let served = match tls {
                 None => {
                     let io = Idle::new(SendfileStream::new(stream), limits, Some(exchanges));
-                    builder.serve_connection(TokioIo::new(io), service).await
+                    watcher.watch(builder.serve_connection(TokioIo::new(io), service)).await
                 }
                 Some(tls) => {
                     // The handshake has the head's deadline; under TLS the head's own is
@@ -75,7 +86,7 @@ pub async fn serve(
                     let deadline =
                         if limits.header.is_zero() { HANDSHAKE_WITHOUT_HEADER_TIMEOUT } else { limits.header };
                     match tokio::time::timeout(deadline, handshake).await {
-                        Ok(Ok(stream)) => builder.serve_connection(TokioIo::new(stream), service).await,
+                        Ok(Ok(stream)) => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
                         Ok(Err(error)) => Err(error.into()),
                         Err(_) => Err("TLS handshake timed out (READ_HEADER_TIMEOUT)".into()),
                     }
@@ -85,6 +96,32 @@ pub async fn serve(
                 tracing::debug!(%error, "connection ended with an error");
             }
         });
+    }
+}
+
+/// Waits for the connections to finish what they are serving, for `timeout` at most.
+async fn finish(graceful: GracefulShutdown, open: &AtomicUsize, timeout: Duration) {
+    let connections = open.load(Ordering::Relaxed);
+    tracing::info!(connections, ?timeout, "shutting down: no new connections; finishing the requests in flight");
+    if tokio::time::timeout(timeout, graceful.shutdown()).await.is_err() {
+        let connections = open.load(Ordering::Relaxed);
+        tracing::warn!(connections, ?timeout, "SHUTDOWN_TIMEOUT passed: cutting the connections still open");
+    }
+}
+
+/// Counts a connection as open for as long as it lives.
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl OpenConnection {
+    fn new(open: &Arc<AtomicUsize>) -> OpenConnection {
+        open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(open.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

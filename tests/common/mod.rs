@@ -222,11 +222,32 @@ impl Server {
 
     /// SIGTERM, as an orchestrator stops it, and waits for it to exit.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill(1)");
-            assert!(status.success());
-            let exit = child.wait().expect("wait");
+        if self.child.is_some() {
+            self.terminate();
+            let exit = self.wait_exit();
             assert!(exit.success(), "charthall exited with {exit} after SIGTERM; log:\n{}", self.log());
+        }
+    }
+
+    /// SIGTERM, without waiting.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status().expect("kill(1)");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit (within a minute) and returns how it did.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("a server process");
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("charthall did not exit within a minute; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -359,6 +380,35 @@ impl ChartBuilder {
         }
         gzip(&tar.into_inner().unwrap())
     }
+}
+
+/// A valid chart package of about 6 MB that does not compress away (hex of a
+/// pseudo-random sequence, in three files under Helm's 5 MiB limit per file): big enough
+/// that a download outlasts socket buffers.
+pub fn big_chart(name: &str, version: &str) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = || -> String {
+        (0..4_000_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from_digit((state % 16) as u32, 16).unwrap()
+            })
+            .collect()
+    };
+    ChartBuilder::new(name, version).file("a.txt", noise()).file("b.txt", noise()).file("c.txt", noise()).build()
+}
+
+/// A connection whose receive buffer is small (64 KiB), so that most of a big answer
+/// waits in the server's send buffer while the client reads slowly.
+pub fn slow_reader(server: &Server) -> std::net::TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    socket.connect(&server.address().into()).unwrap();
+    let stream: std::net::TcpStream = socket.into();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {
