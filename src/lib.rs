@@ -3,7 +3,8 @@
 //!
 //! The map of the crate:
 //!
-//! - [`config`]: flags and environment variables, validated before anything starts.
+//! - [`config`]: flags, environment variables and ChartMuseum's config file, validated
+//!   before anything starts; every ChartMuseum setting is taken or refused by name.
 //! - [`chart`]: what a chart package is — reading a `.tgz` safely, `Chart.yaml`
 //!   metadata and Helm's validation, provenance files, version ordering.
 //! - [`storage`]: the [`storage::Storage`] trait and the local-folder backend.
