@@ -6,7 +6,7 @@
 //! directory, no absolute paths, no `..`, no links. A gzip bomb stops at the limit rather
 //! than eating memory. Error texts are Helm's where Helm has one, so users recognise them.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::path::{Component, Path};
 
 use flate2::bufread::GzDecoder;
@@ -60,10 +60,17 @@ pub fn read_with_digest(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result
 
 /// Reads and validates a package from its bytes.
 pub fn read(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ChartPackage, String> {
-    if bytes.is_empty() {
+    read_from(bytes, keep, strict_semver)
+}
+
+/// Reads and validates a package from `input` (its bytes in memory, or a buffered file:
+/// an upload spooled to disk is read without ever being whole in memory).
+pub fn read_from<R: BufRead>(mut input: R, keep: Keep, strict_semver: bool) -> Result<ChartPackage, String> {
+    let start = input.fill_buf().map_err(|e| format!("cannot read the chart package: {e}"))?;
+    if start.is_empty() {
         return Err("empty chart package: the request body holds no bytes".into());
     }
-    if bytes.len() < 10 || bytes[0] != 0x1f || bytes[1] != 0x8b {
+    if start.len() < 10 || start[0] != 0x1f || start[1] != 0x8b {
         return Err(
             "gzip: invalid header: the chart package is not gzip-compressed (expected a .tgz made by `helm package`)"
                 .into(),
@@ -71,8 +78,8 @@ pub fn read(bytes: &[u8], keep: Keep, strict_semver: bool) -> Result<ChartPackag
     }
     // The bound on the whole decompressed stream (tar headers and padding included) keeps a
     // bomb made of empty entries from running forever; file contents are checked below.
-    // The bufread decoder reads the slice in place (no 32 KiB buffer per package).
-    let stream = Capped { inner: GzDecoder::new(bytes), left: MAX_DECOMPRESSED_STREAM };
+    // The bufread decoder reads a slice in place (no 32 KiB buffer per package).
+    let stream = Capped { inner: GzDecoder::new(input), left: MAX_DECOMPRESSED_STREAM };
     let mut archive = tar::Archive::new(stream);
     let entries = archive.entries().map_err(tar_error)?;
 

@@ -1,11 +1,17 @@
 //! `POST /api/<repo>/charts` and `POST /api/<repo>/prov`.
 //!
-//! An upload is read whole (bounded by `MAX_UPLOAD_SIZE`) and split into its parts here;
-//! the index checks and saves it off the async runtime, and answers only once the package
-//! is durable and in the published index. Its refusals become statuses here, in one place.
+//! An upload streams into spools, temporary files of the storage's own (one per part of a
+//! form), bounded by `MAX_UPLOAD_SIZE`: memory holds a batch of it, never the whole, however
+//! many arrive at once. The index checks and saves it off the async runtime, and answers
+//! only once the package is durable and in the published index. Its refusals become
+//! statuses here, in one place.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use futures_util::{Stream, StreamExt};
+use http_body_util::BodyDataStream;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Request, StatusCode};
@@ -14,6 +20,7 @@ use super::query::form_pairs;
 use super::response::{self, Reply};
 use super::App;
 use crate::index::{SaveError, Upload};
+use crate::storage::Spool;
 
 /// Which route the body came to: a raw body is a package on `/charts`, a provenance file
 /// on `/prov`; a multipart form may carry both on either.
@@ -25,18 +32,9 @@ pub enum Target {
 
 pub async fn upload(app: &App, repo: String, request: Request<Incoming>, target: Target) -> Reply {
     let force = form_pairs(request.uri().query().unwrap_or("")).any(|(key, _)| key == "force");
-    let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = match read_body(app, request).await {
-        Ok(body) => body,
+    let upload = match receive(app, request, target).await {
+        Ok(upload) => upload,
         Err(reply) => return reply,
-    };
-    let upload = match content_type.as_deref().filter(|t| is_multipart(t)) {
-        Some(content_type) => match form_files(app, content_type, body).await {
-            Ok(upload) => upload,
-            Err(message) => return response::upload_error(StatusCode::BAD_REQUEST, message),
-        },
-        None if target == Target::Chart => Upload { chart: Some(body), provenance: None },
-        None => Upload { chart: None, provenance: Some(body) },
     };
     let overwrite = app.config.may_overwrite(force);
     let catalog = app.catalog.clone();
@@ -55,9 +53,10 @@ pub async fn upload(app: &App, repo: String, request: Request<Incoming>, target:
     }
 }
 
-/// The whole body, or a 413 past `MAX_UPLOAD_SIZE` (checked against `Content-Length`
+/// The request body received into spools: the raw body as the route's part, or each file
+/// of a multipart form. A 413 past `MAX_UPLOAD_SIZE` (checked against `Content-Length`
 /// first, so an oversized upload is refused before it is read).
-async fn read_body(app: &App, request: Request<Incoming>) -> Result<Bytes, Reply> {
+async fn receive(app: &App, request: Request<Incoming>, target: Target) -> Result<Upload, Reply> {
     let limit = app.config.max_upload_size;
     let too_large = || {
         response::upload_error(
@@ -69,28 +68,78 @@ async fn read_body(app: &App, request: Request<Incoming>) -> Result<Bytes, Reply
     if declared.is_some_and(|length| length > limit) {
         return Err(too_large());
     }
-    match Limited::new(request.into_body(), limit as usize).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(error) => {
-            Err(response::upload_error(StatusCode::BAD_REQUEST, format!("could not read the request body: {error}")))
+    let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let over_limit = Arc::new(AtomicBool::new(false));
+    let body = counted(request.into_body(), limit, over_limit.clone());
+    let received = match content_type.as_deref().filter(|t| is_multipart(t)) {
+        Some(content_type) => form_files(app, content_type, body).await,
+        None => match raw_body(app, body).await {
+            Ok(spool) if target == Target::Chart => Ok(Upload { chart: Some(spool), provenance: None }),
+            Ok(spool) => Ok(Upload { chart: None, provenance: Some(spool) }),
+            Err(error) => Err(error),
+        },
+    };
+    received.map_err(|error| match error {
+        _ if over_limit.load(Ordering::Relaxed) => too_large(),
+        Received::Malformed(message) => response::upload_error(StatusCode::BAD_REQUEST, message),
+        Received::Storage(error) => response::storage_error(&error),
+    })
+}
+
+/// Why a body could not be received.
+enum Received {
+    Malformed(String),
+    Storage(std::io::Error),
+}
+
+/// The body's data, failing once more than `limit` bytes have come (and saying so in
+/// `over_limit`, since a form parser reports the failure in its own words).
+fn counted(
+    body: Incoming,
+    limit: u64,
+    over_limit: Arc<AtomicBool>,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin + 'static {
+    let mut seen = 0u64;
+    BodyDataStream::new(body).map(move |data| {
+        let data = data.map_err(|e| std::io::Error::other(format!("could not read the request body: {e}")))?;
+        seen += data.len() as u64;
+        if seen > limit {
+            over_limit.store(true, Ordering::Relaxed);
+            return Err(std::io::Error::other("request too large"));
         }
+        Ok(data)
+    })
+}
+
+/// A raw body into one spool.
+async fn raw_body(
+    app: &App,
+    mut body: impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
+) -> Result<Spool, Received> {
+    let mut filler = Filler::new(app).await?;
+    while let Some(data) = body.next().await {
+        filler.push(data.map_err(|e| Received::Malformed(e.to_string()))?).await?;
     }
+    filler.finish().await
 }
 
 fn is_multipart(content_type: &str) -> bool {
     content_type.trim_start().to_ascii_lowercase().starts_with("multipart/form-data")
 }
 
-/// The package and provenance parts of a multipart form.
-async fn form_files(app: &App, content_type: &str, body: Bytes) -> Result<Upload, String> {
-    let boundary = multer::parse_boundary(content_type).map_err(|e| format!("malformed multipart form: {e}"))?;
-    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
-    let mut form = multer::Multipart::new(stream, boundary);
+/// The package and provenance parts of a multipart form, each into its own spool.
+async fn form_files(
+    app: &App,
+    content_type: &str,
+    body: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin + 'static,
+) -> Result<Upload, Received> {
+    let malformed = |e: multer::Error| Received::Malformed(format!("malformed multipart form: {e}"));
+    let boundary = multer::parse_boundary(content_type).map_err(malformed)?;
+    let mut form = multer::Multipart::new(body, boundary);
     let chart_fields = ["chart", app.config.chart_post_form_field_name.as_str()];
     let prov_fields = ["prov", app.config.prov_post_form_field_name.as_str()];
     let (mut chart, mut prov) = (None, None);
-    while let Some(field) = form.next_field().await.map_err(|e| format!("malformed multipart form: {e}"))? {
+    while let Some(mut field) = form.next_field().await.map_err(malformed)? {
         let name = field.name().unwrap_or_default().to_string();
         let slot = if chart_fields.contains(&name.as_str()) {
             &mut chart
@@ -99,13 +148,61 @@ async fn form_files(app: &App, content_type: &str, body: Bytes) -> Result<Upload
         } else {
             continue;
         };
-        *slot = Some(field.bytes().await.map_err(|e| format!("malformed multipart form: {e}"))?);
+        let mut filler = Filler::new(app).await?;
+        while let Some(data) = field.chunk().await.map_err(malformed)? {
+            filler.push(data).await?;
+        }
+        *slot = Some(filler.finish().await?);
     }
     if chart.is_none() && prov.is_none() {
-        return Err(format!(
+        return Err(Received::Malformed(format!(
             "no package or provenance file found in form fields {} and {}",
             app.config.chart_post_form_field_name, app.config.prov_post_form_field_name
-        ));
+        )));
     }
     Ok(Upload { chart, provenance: prov })
+}
+
+/// Fills a spool from the body's data, writing it in batches on the blocking pool: the
+/// upload holds at most a batch in memory.
+struct Filler {
+    spool: Option<Spool>,
+    batch: Vec<Bytes>,
+    batched: usize,
+}
+
+/// Bytes gathered before they are written.
+const BATCH: usize = 256 * 1024;
+
+impl Filler {
+    async fn new(app: &App) -> Result<Filler, Received> {
+        let catalog = app.catalog.clone();
+        let spool = tokio::task::spawn_blocking(move || catalog.spool()).await.expect("spool task");
+        Ok(Filler { spool: Some(spool.map_err(Received::Storage)?), batch: Vec::new(), batched: 0 })
+    }
+
+    async fn push(&mut self, data: Bytes) -> Result<(), Received> {
+        self.batched += data.len();
+        self.batch.push(data);
+        if self.batched >= BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), Received> {
+        let (mut spool, batch) = (self.spool.take().expect("a spool"), std::mem::take(&mut self.batch));
+        self.batched = 0;
+        let written = tokio::task::spawn_blocking(move || {
+            let appended: std::io::Result<()> = batch.iter().try_for_each(|data| spool.append(data));
+            appended.map(|()| spool)
+        });
+        self.spool = Some(written.await.expect("spool task").map_err(Received::Storage)?);
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<Spool, Received> {
+        self.flush().await?;
+        Ok(self.spool.take().expect("a spool"))
+    }
 }

@@ -17,7 +17,7 @@ use super::snapshot::RepoSnapshot;
 use super::writes::{self, DeleteError, Limits, SaveError, Upload};
 use super::{scan, startup_cache};
 use crate::chart::package::{self, ChartPackage, Keep};
-use crate::storage::{ObjectInfo, Storage};
+use crate::storage::{ObjectInfo, Spool, Storage};
 
 /// How a catalog works, beyond what its index text holds.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +136,11 @@ impl Catalog {
         let not_found = || DeleteError::NotFound(format!("chart version not found: {name} {version}"));
         let repository = self.get(repo).ok_or_else(not_found)?;
         writes::delete(&repository, &*self.storage, name, version)
+    }
+
+    /// A temporary file to receive an upload's part into. Blocks.
+    pub fn spool(&self) -> io::Result<Spool> {
+        self.storage.spool()
     }
 
     /// Opens a stored package or provenance file for streaming. Blocks.

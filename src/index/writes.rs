@@ -8,27 +8,29 @@
 use std::io;
 use std::time::SystemTime;
 
-use bytes::Bytes;
-
 use super::entry::{FileStamp, IndexedVersion};
 use super::repository::Repository;
 use super::state::RepoState;
 use crate::chart::package::{self, Keep, ReadPackage};
 use crate::chart::{provenance, version};
-use crate::storage::Storage;
+use crate::storage::{Spool, Storage};
 
-/// What an upload brings: a chart package, a provenance file, or both.
+/// What an upload brings, received into spools: a chart package, a provenance file, or both.
 pub struct Upload {
-    pub chart: Option<Bytes>,
-    pub provenance: Option<Bytes>,
+    pub chart: Option<Spool>,
+    pub provenance: Option<Spool>,
 }
 
 /// An upload whose parts have been read and checked.
 pub struct Checked {
-    chart: Option<(Bytes, ReadPackage)>,
+    chart: Option<(Spool, ReadPackage)>,
     /// The provenance file and the name it is stored under.
-    provenance: Option<(Bytes, String)>,
+    provenance: Option<(Spool, String)>,
 }
+
+/// A provenance file is a signed `Chart.yaml` digest, a few KiB: past this it is no
+/// provenance file, and it is refused before it is read into memory.
+const MAX_PROVENANCE: u64 = 1024 * 1024;
 
 /// Limits on what a repository keeps, as ChartMuseum sets them (0 = none).
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,17 +77,24 @@ impl Upload {
     /// Reads and validates every part, before anything is written or locked.
     pub fn check(self, strict_semver: bool) -> Result<Checked, SaveError> {
         let chart = match self.chart {
-            Some(bytes) => {
-                let read =
-                    package::read_with_digest(&bytes, Keep::Validate, strict_semver).map_err(SaveError::Invalid)?;
-                Some((bytes, read))
+            Some(spool) => {
+                let package =
+                    package::read_from(spool.reader()?, Keep::Validate, strict_semver).map_err(SaveError::Invalid)?;
+                let read = ReadPackage { package, digest: spool.digest() };
+                Some((spool, read))
             }
             None => None,
         };
         let provenance = match self.provenance {
-            Some(bytes) => {
-                let file_name = provenance::file_name(&bytes).map_err(SaveError::Invalid)?;
-                Some((bytes, file_name))
+            Some(spool) if spool.len() > MAX_PROVENANCE => {
+                return Err(SaveError::Invalid(format!(
+                    "the provenance file is {} bytes; a provenance file is a few KiB (at most {MAX_PROVENANCE})",
+                    spool.len()
+                )))
+            }
+            Some(spool) => {
+                let file_name = provenance::file_name(&spool.read_to_vec()?).map_err(SaveError::Invalid)?;
+                Some((spool, file_name))
             }
             None => None,
         };
@@ -134,15 +143,15 @@ pub fn save(
         }
 
         // The provenance first: alone it is harmless, and it is undone if the chart fails.
-        let provenance_was_new = match &provenance {
-            Some((bytes, file)) => {
-                let new = storage.stat(repo, file)?.is_none();
-                storage.write(repo, file, bytes)?;
-                new
+        let (provenance_file, provenance_was_new) = match provenance {
+            Some((spool, file)) => {
+                let new = storage.stat(repo, &file)?.is_none();
+                storage.place(repo, &file, spool)?;
+                (Some(file), new)
             }
-            None => false,
+            None => (None, false),
         };
-        let (Some((bytes, read)), Some(file)) = (chart, chart_file) else {
+        let (Some((spool, read)), Some(file)) = (chart, chart_file) else {
             return Ok(());
         };
         let package = read.package;
@@ -150,7 +159,7 @@ pub fn save(
             package.metadata,
             package.version,
             file.clone(),
-            FileStamp { size: bytes.len() as u64, modified: SystemTime::UNIX_EPOCH }, // until written
+            FileStamp { size: spool.len(), modified: SystemTime::UNIX_EPOCH }, // until placed
             read.digest,
             SystemTime::now(),
             repository.url_prefix(),
@@ -159,7 +168,7 @@ pub fn save(
         // The package's write and fsyncs wait on the disk; meanwhile this thread indexes
         // the version and prepares the next snapshot's text.
         let (written, replaced) = std::thread::scope(|scope| {
-            let writing = scope.spawn(|| storage.write(repo, &file, &bytes));
+            let writing = scope.spawn(|| storage.place(repo, &file, spool));
             let replaced = state.insert(version);
             state.prepare();
             let written = writing.join().unwrap_or_else(|_| Err(io::Error::other("the storage write panicked")));
@@ -173,7 +182,7 @@ pub fn save(
                 if let Some(replaced) = replaced {
                     state.insert(replaced.as_ref().clone());
                 }
-                if let Some((_, file)) = provenance.filter(|_| provenance_was_new) {
+                if let Some(file) = provenance_file.filter(|_| provenance_was_new) {
                     let _ = storage.delete(repo, &file);
                 }
                 return Err(error.into());

@@ -9,10 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
-use super::{is_chart_object, ObjectInfo, Storage};
+use super::{is_chart_object, ObjectInfo, Spool, Storage};
 
 /// Prefix of in-flight upload files: a dot-file, so never listed, and swept at start-up.
 const TEMP_PREFIX: &str = ".upload-";
+/// The folder (under the root, a dot-folder: never a repository) where objects being
+/// received are spooled, so that a refused upload leaves nothing in any repository, not
+/// even a new folder. Emptied at start-up.
+const SPOOL_DIR: &str = ".spool";
 
 pub struct LocalStorage {
     root: PathBuf,
@@ -27,6 +31,7 @@ impl LocalStorage {
         for repo in storage.repositories(depth)? {
             storage.sweep_temporaries(&storage.dir(&repo));
         }
+        storage.sweep_temporaries(&root.join(SPOOL_DIR));
         Ok(storage)
     }
 
@@ -53,6 +58,7 @@ impl LocalStorage {
         };
         for entry in entries.flatten() {
             if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                // An upload the server never finished: nothing was confirmed for it.
                 tracing::warn!(path = %entry.path().display(), "removing an unfinished upload left by a crash");
                 let _ = fs::remove_file(entry.path());
             }
@@ -185,6 +191,37 @@ impl Storage for LocalStorage {
         self.write_in(&dir, name, fill).map_err(|e| in_folder(e, &dir))
     }
 
+    fn spool(&self) -> io::Result<Spool> {
+        let dir = self.root.join(SPOOL_DIR);
+        let path = dir.join(self.temp_name("spool"));
+        let file = match File::create(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(&dir).map_err(|e| in_folder(e, &dir))?;
+                File::create(&path)
+            }
+            created => created,
+        };
+        Ok(Spool::new(file.map_err(|e| in_folder(e, &dir))?, path))
+    }
+
+    fn place(&self, repo: &str, name: &str, mut spool: Spool) -> io::Result<ObjectInfo> {
+        let dir = self.dir(repo);
+        let placed = (|| {
+            self.make_dir(&dir)?;
+            let (file, from) = spool.take();
+            // Durable before it has its name: the rename then publishes it whole.
+            file.sync_all()?;
+            let metadata = file.metadata()?;
+            if let Err(error) = fs::rename(&from, dir.join(name)) {
+                let _ = fs::remove_file(&from);
+                return Err(error);
+            }
+            sync_dir(&dir)?;
+            Ok(info(name.to_string(), &metadata))
+        })();
+        placed.map_err(|e| in_folder(e, &dir))
+    }
+
     fn delete(&self, repo: &str, name: &str) -> io::Result<bool> {
         let dir = self.dir(repo);
         let removed = not_found_is_none(fs::remove_file(dir.join(name))).map_err(|e| in_folder(e, &dir))?.is_some();
@@ -196,6 +233,29 @@ impl Storage for LocalStorage {
 }
 
 impl LocalStorage {
+    /// Creates a repository's folder if it is new, durably: the new folders must survive
+    /// a crash too, so each level up to the root is synced.
+    fn make_dir(&self, dir: &Path) -> io::Result<()> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        fs::create_dir_all(dir)?;
+        let mut level = dir;
+        while let Some(parent) = level.parent() {
+            sync_dir(parent)?;
+            if parent == self.root {
+                break;
+            }
+            level = parent;
+        }
+        Ok(())
+    }
+
+    /// A temporary file name, unique in this process and across restarts.
+    fn temp_name(&self, suffix: &str) -> String {
+        format!("{TEMP_PREFIX}{}-{}-{suffix}", std::process::id(), self.next_temp.fetch_add(1, Ordering::Relaxed))
+    }
+
     /// [`Storage::write_with`] into the folder `dir`.
     fn write_in(
         &self,
@@ -203,23 +263,8 @@ impl LocalStorage {
         name: &str,
         fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<ObjectInfo> {
-        if !dir.is_dir() {
-            fs::create_dir_all(dir)?;
-            // The new folders must survive a crash too: sync each level up to the root.
-            let mut level = dir;
-            while let Some(parent) = level.parent() {
-                sync_dir(parent)?;
-                if parent == self.root {
-                    break;
-                }
-                level = parent;
-            }
-        }
-        let temp = dir.join(format!(
-            "{TEMP_PREFIX}{}-{}-{name}",
-            std::process::id(),
-            self.next_temp.fetch_add(1, Ordering::Relaxed)
-        ));
+        self.make_dir(dir)?;
+        let temp = dir.join(self.temp_name(name));
         let result = (|| {
             let mut out = io::BufWriter::with_capacity(64 * 1024, File::create(&temp)?);
             fill(&mut out)?;

@@ -5,6 +5,7 @@
 //! Calls block: callers run them on tokio's blocking pool.
 
 mod local;
+mod spool;
 
 use std::io::{self, Write};
 use std::time::SystemTime;
@@ -12,6 +13,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 pub use local::LocalStorage;
+pub use spool::Spool;
 
 /// One stored object, as a listing returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +58,12 @@ pub trait Storage: Send + Sync + 'static {
         name: &str,
         fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<ObjectInfo>;
+    /// A temporary file for a new object, to fill as it arrives and then [`Storage::place`]
+    /// (or drop: it is removed).
+    fn spool(&self) -> io::Result<Spool>;
+    /// Makes a filled spool the object `name`, as [`Storage::write`] would write it:
+    /// durable when this returns, never visible in part.
+    fn place(&self, repo: &str, name: &str, spool: Spool) -> io::Result<ObjectInfo>;
     /// Removes an object; `Ok(false)` when it did not exist.
     fn delete(&self, repo: &str, name: &str) -> io::Result<bool>;
 }
