@@ -44,6 +44,11 @@ pub struct App {
     auth: Option<Auth>,
     /// `CORS_ALLOW_ORIGIN`, for the answers of /api routes.
     allow_origin: Option<HeaderValue>,
+    /// Uploads being checked and saved at once: one per core. Each holds a thread, a
+    /// decompressor and its buffers; hundreds at once cost gigabytes for no speed (they
+    /// share the cores and queue on the repository's lock). The rest wait, holding only
+    /// their spool files.
+    saving: tokio::sync::Semaphore,
     /// Source of `X-Request-Id` values for requests that bring none.
     next_request_id: AtomicU64,
     request_id_prefix: String,
@@ -62,9 +67,11 @@ impl App {
             None => None,
         };
         let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Ok(App {
             auth,
             allow_origin,
+            saving: tokio::sync::Semaphore::new(cores),
             next_request_id: AtomicU64::new(0),
             request_id_prefix: format!("{:x}-{:x}", std::process::id(), started.as_secs()),
             config,

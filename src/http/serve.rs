@@ -36,6 +36,10 @@ pub async fn serve(
     // No hyper header-read timeout (and so no hyper timer): `Idle` closes stalled
     // connections for less.
     builder.http1().header_read_timeout(None);
+    // hyper lets a connection's read buffer grow to ~400 KiB while a body streams in: with
+    // hundreds of uploads at once that alone is over 100 MB. 64 KiB still holds any
+    // sensible request head (nginx allows 32 KiB by default).
+    builder.http1().max_buf_size(READ_BUFFER);
     let limits = Limits { read: app.config.read_timeout, header: app.config.read_header_timeout };
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
@@ -124,6 +128,9 @@ impl Drop for OpenConnection {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+/// The most a connection buffers of what its client sends.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// How long a TLS handshake may take when `READ_HEADER_TIMEOUT` is off.
 const HANDSHAKE_WITHOUT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);

@@ -38,6 +38,7 @@ pub async fn upload(app: &App, repo: String, request: Request<Incoming>, target:
     };
     let overwrite = app.config.may_overwrite(force);
     let catalog = app.catalog.clone();
+    let _turn = app.saving.acquire().await.expect("the semaphore is never closed");
     let saved = tokio::task::spawn_blocking(move || catalog.save(&repo, upload, overwrite)).await.expect("upload task");
     match saved {
         Ok(()) => response::json(StatusCode::CREATED, &serde_json::json!({ "saved": true })),
@@ -171,8 +172,9 @@ struct Filler {
     batched: usize,
 }
 
-/// Bytes gathered before they are written.
-const BATCH: usize = 256 * 1024;
+/// Bytes gathered before they are written: with hundreds of uploads arriving at once,
+/// this times their number is the memory they take.
+const BATCH: usize = 64 * 1024;
 
 impl Filler {
     async fn new(app: &App) -> Result<Filler, Received> {
