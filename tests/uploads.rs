@@ -783,3 +783,14 @@ fn malformed_multipart_is_400_and_writes_nothing() {
     assert_eq!(json(response)["saved"], false);
     assert_unchanged(&server, "team", &was);
 }
+
+#[test]
+fn a_provenance_file_over_1_mib_is_refused_before_it_is_read() {
+    let server = Server::in_process(&[]);
+    let huge = vec![b'x'; 2 * 1024 * 1024];
+    let response = client().post(server.url("/api/team/prov")).body(huge).send().unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = json(response);
+    assert_eq!(body["error"], "the provenance file is 2097152 bytes; a provenance file is a few KiB (at most 1048576)");
+    assert!(files_under(&server.root).is_empty(), "nothing written: {:?}", files_under(&server.root));
+}
