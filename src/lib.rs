@@ -25,3 +25,7 @@ pub mod index;
 pub mod sendfile;
 pub mod server;
 pub mod storage;
+
+/// The checks behind the `cargo fuzz` targets in `fuzz/`; not an API.
+#[doc(hidden)]
+pub mod fuzzing;

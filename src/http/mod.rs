@@ -13,7 +13,7 @@ mod query;
 mod reply_future;
 mod response;
 mod root;
-mod route;
+pub(crate) mod route;
 mod serve;
 mod tls;
 mod upload;

@@ -51,7 +51,7 @@ mod catalog;
 pub use catalog::{Catalog, Options};
 pub use charts::Chart;
 pub use encoding::{Chunks, Cursor, Representation};
-pub use entry::IndexedVersion;
+pub use entry::{FileStamp, IndexedVersion};
 pub use settings::IndexSettings;
 pub use snapshot::RepoSnapshot;
 pub use writes::{DeleteError, Limits, SaveError, Upload};
