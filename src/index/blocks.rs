@@ -42,7 +42,7 @@ impl Block {
     }
 }
 
-/// The segment sequence. Cloning it (a draft, a snapshot) copies one pointer per block.
+/// The segment sequence. Cloning it (for a snapshot) copies one pointer per block.
 #[derive(Debug, Clone, Default)]
 pub struct Blocks {
     blocks: Vec<Arc<Block>>,

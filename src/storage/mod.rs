@@ -45,13 +45,9 @@ pub trait Storage: Send + Sync + 'static {
     }
     /// Opens an object for streaming to a client.
     fn open(&self, repo: &str, name: &str) -> io::Result<(std::fs::File, ObjectInfo)>;
-    /// Writes a whole object so that it is durable when this returns and a crash never
-    /// leaves a partial object under `name`.
-    fn write(&self, repo: &str, name: &str, data: &[u8]) -> io::Result<ObjectInfo> {
-        self.write_with(repo, name, &mut |out| out.write_all(data))
-    }
-    /// [`Storage::write`], with the content streamed by `fill`, so a large object (the
-    /// start-up cache) never sits whole in memory.
+    /// Writes a whole object, its content streamed by `fill` (the start-up cache never sits
+    /// whole in memory), so that it is durable when this returns and a crash never leaves a
+    /// partial object under `name`.
     fn write_with(
         &self,
         repo: &str,
@@ -61,7 +57,7 @@ pub trait Storage: Send + Sync + 'static {
     /// A temporary file for a new object, to fill as it arrives and then [`Storage::place`]
     /// (or drop: it is removed).
     fn spool(&self) -> io::Result<Spool>;
-    /// Makes a filled spool the object `name`, as [`Storage::write`] would write it:
+    /// Makes a filled spool the object `name`, as [`Storage::write_with`] writes one:
     /// durable when this returns, never visible in part.
     fn place(&self, repo: &str, name: &str, spool: Spool) -> io::Result<ObjectInfo>;
     /// Removes an object; `Ok(false)` when it did not exist.
