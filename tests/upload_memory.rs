@@ -43,18 +43,9 @@ fn tar_entry(path: &str, data: &[u8], out: &mut Vec<u8>) {
 
 impl BigPackages {
     fn new() -> BigPackages {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut tar = Vec::with_capacity(20_000_000);
         for k in 0..4 {
-            let noise: Vec<u8> = (0..4_900_000)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    state as u8
-                })
-                .collect();
-            tar_entry(&format!("big/files/blob{k}.bin"), &noise, &mut tar);
+            tar_entry(&format!("big/files/blob{k}.bin"), &noise_from(k, 4_900_000), &mut tar);
         }
         tar.extend_from_slice(&[0; 1024]);
         let mut body_crc = crc32fast::Hasher::new();

@@ -76,19 +76,6 @@ fn assert_refused(body: &[u8], phrase: &str) {
 
 const CHART_YAML_OK: &[u8] = b"apiVersion: v2\nname: x\nversion: 1.0.0\n";
 
-/// Deterministic bytes that do not compress (for size limits).
-fn noise(len: usize) -> Vec<u8> {
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
-
 fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();

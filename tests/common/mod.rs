@@ -386,18 +386,26 @@ impl ChartBuilder {
 /// pseudo-random sequence, in three files under Helm's 5 MiB limit per file): big enough
 /// that a download outlasts socket buffers.
 pub fn big_chart(name: &str, version: &str) -> Vec<u8> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut noise = || -> String {
-        (0..4_000_000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                char::from_digit((state % 16) as u32, 16).unwrap()
-            })
-            .collect()
-    };
-    ChartBuilder::new(name, version).file("a.txt", noise()).file("b.txt", noise()).file("c.txt", noise()).build()
+    let text = |seed: u64| hex::encode(noise_from(seed, 2_000_000));
+    ChartBuilder::new(name, version).file("a.txt", text(1)).file("b.txt", text(2)).file("c.txt", text(3)).build()
+}
+
+/// Deterministic bytes that do not compress (for size limits and big bodies).
+pub fn noise(len: usize) -> Vec<u8> {
+    noise_from(0, len)
+}
+
+/// [`noise`] from another starting point, for buffers that must differ.
+pub fn noise_from(seed: u64, len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
 }
 
 /// A connection whose receive buffer is small (64 KiB), so that most of a big answer
