@@ -28,11 +28,12 @@ free_port() {
 # start_charthall <cpu list> <log file>: sets CH_PID and CH_SINCE (epoch seconds just
 # before the spawn, for the start-up time). `env -i` so that no stray ChartHall
 # setting from the caller's environment (auth, CACHE_INTERVAL, ...) skews a result.
+CH_EXTRA_ENV=()
 start_charthall() {
     local cpus=$1 logfile=$2
     CH_SINCE=$(date +%s.%N)
     env -i PATH="$PATH" PORT="$CH_PORT" LISTEN_HOST=127.0.0.1 DEPTH=1 \
-        STORAGE_LOCAL_ROOTDIR="$STORAGE" \
+        STORAGE_LOCAL_ROOTDIR="$STORAGE" "${CH_EXTRA_ENV[@]}" \
         taskset -c "$cpus" "$BIN" >"$logfile" 2>&1 &
     CH_PID=$!
 }

@@ -51,7 +51,7 @@ def version_of(cmd):
 
 def main():
     ap = argparse.ArgumentParser()
-    for name in ("results", "scale", "server-cpus", "load-cpus", "cache-glob", "nginx", "commit", "loadavg"):
+    for name in ("results", "scale", "server-cpus", "load-cpus", "cache-glob", "nginx", "commit", "loadavg", "logs"):
         ap.add_argument(f"--{name}", required=True)
     for name in ("small-versions", "big-versions", "runs", "small-seconds", "big-seconds",
                  "warmup-seconds", "connections"):
@@ -162,6 +162,13 @@ def main():
           f"{a.server_cpus}. Per side: one {a.warmup_seconds} s warm-up (discarded), then {a.runs} runs "
           f"alternating sides ({a.small_seconds} s small index, {a.big_seconds} s big index); cells are "
           f"median (min–max) req/s, ratio = median ChartHall / median nginx.")
+    if a.logs == "on":
+        print("- Request logs on both sides: ChartHall writes its line per request (to a file, through its "
+              "writer thread) and counts /metrics; nginx writes its `combined` access log to a file with "
+              "`buffer=64k flush=1s`.")
+    else:
+        print("- Request logs off on both sides (BENCH_LOGS=off): ChartHall with LOG_LEVEL=warn and "
+              "DISABLE_METRICS=true, nginx with `access_log off`.")
     print("- nginx serves ChartHall's own bytes (fetched from it without and with Accept-Encoding: gzip). "
           "Before each case both servers' answers were compared byte for byte with those files and the "
           "Content-Encoding checked; every measured run had no socket errors, no non-2xx/3xx, and read "

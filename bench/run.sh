@@ -16,6 +16,9 @@
 #   BENCH_UPLOAD_SECONDS=60     ... or after this much time spent in uploads
 #   BENCH_UPLOAD_CHECKS=5       sampled "is it in the index" checks
 #   BENCH_STARTUP_RUNS=3        start-ups measured per kind (cold, with cache); median
+#   BENCH_LOGS=on               on: both servers log every request (ChartHall's request
+#                               lines and /metrics counting, nginx's buffered access log);
+#                               off: neither (LOG_LEVEL=warn DISABLE_METRICS=true, access_log off)
 #   BENCH_SERVER_CPUS, BENCH_LOAD_CPUS   taskset CPU lists (defaults below)
 #   CHARTHALL_CACHE_GLOB='.charthall*'   ChartHall's start-up cache in storage
 set -euo pipefail
@@ -32,6 +35,8 @@ UPLOAD_SECONDS=${BENCH_UPLOAD_SECONDS:-60}
 UPLOAD_CHECKS=${BENCH_UPLOAD_CHECKS:-5}
 STARTUP_RUNS=${BENCH_STARTUP_RUNS:-3}
 CH_CACHE_GLOB=${CHARTHALL_CACHE_GLOB:-.charthall*}
+LOGS=${BENCH_LOGS:-on}
+[[ $LOGS == on || $LOGS == off ]] || die "BENCH_LOGS must be on or off"
 CONNECTIONS=100
 [[ $SCALE == full || $SCALE == small ]] || die "BENCH_SCALE must be full or small"
 ((RUNS >= 3)) || die "BENCH_RUNS must be at least 3 (medians of fewer say little on a shared machine)"
@@ -128,9 +133,13 @@ for kind in cold cached; do
     done
 done
 
-# The server under load: pinned, started with whatever cache the runs above left.
-log "starting ChartHall on CPU $SERVER_CPUS"
-start_charthall "$SERVER_CPUS" "$RESULTS/charthall.log"
+# The server under load: pinned, started with whatever cache the runs above left. Its
+# log (a line per request with BENCH_LOGS=on) goes to a file, as nginx's access log does.
+log "starting ChartHall on CPU $SERVER_CPUS (request logs and metrics $LOGS)"
+if [[ $LOGS == off ]]; then
+    CH_EXTRA_ENV=(LOG_LEVEL=warn DISABLE_METRICS=true)
+fi
+start_charthall "$SERVER_CPUS" "$TMP/charthall.log"
 python3 bench/probe.py ready --port "$CH_PORT" --since "$CH_SINCE" --expect "${EXPECT[@]}" \
     --out "$RESULTS/startup-pinned.json"
 
@@ -144,7 +153,9 @@ for repo in small big; do
         --gzip "$WWW/$repo/index.yaml.gz" --out "$RESULTS/gzip-$repo.json"
 done
 chmod -R a+rX "$WWW"
-sed -e "s|@TMP@|$TMP|g" -e "s|@WWW@|$WWW|g" -e "s|@PORT@|$NGINX_PORT|g" \
+access_log="$TMP/nginx-access.log combined buffer=64k flush=1s"
+[[ $LOGS == off ]] && access_log=off
+sed -e "s|@TMP@|$TMP|g" -e "s|@WWW@|$WWW|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ACCESS_LOG@|$access_log|g" \
     bench/nginx.conf.template >"$TMP/nginx.conf"
 mkdir -p "$TMP/client_body" "$TMP/proxy" "$TMP/fastcgi" "$TMP/uwsgi" "$TMP/scgi"
 log "starting nginx on CPU $SERVER_CPUS"
@@ -192,6 +203,12 @@ bench_case small-identity small identity "$SMALL_SECONDS"
 bench_case small-gzip small gzip "$SMALL_SECONDS"
 bench_case big-gzip big gzip "$BIG_SECONDS"
 LOADAVG_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+# Both logs should hold a line per request: check that neither side skipped its logging.
+if [[ $LOGS == on ]]; then
+    CH_LINES=$(grep -c 'charthall::request' "$TMP/charthall.log" || true)
+    NG_LINES=$(wc -l <"$TMP/nginx-access.log")
+    log "request lines logged: ChartHall $CH_LINES, nginx $NG_LINES"
+fi
 stop_pid "$NGINX_PID"
 NGINX_PID=
 python3 bench/probe.py rss --pid "$CH_PID" --out "$RESULTS/rss-before-uploads.json"
@@ -216,6 +233,6 @@ python3 bench/report.py --results "$RESULTS" --scale "$SCALE" \
     --small-seconds "$SMALL_SECONDS" --big-seconds "$BIG_SECONDS" \
     --warmup-seconds "$WARMUP_SECONDS" --connections "$CONNECTIONS" \
     --cache-glob "$CH_CACHE_GLOB" --nginx "$NGINX" --commit "$COMMIT" \
-    --loadavg "$LOADAVG_BEFORE -> $LOADAVG_AFTER" >"$RUN/table.md"
+    --loadavg "$LOADAVG_BEFORE -> $LOADAVG_AFTER" --logs "$LOGS" >"$RUN/table.md"
 cp "$RUN/table.md" target/bench-results.md
 cat "$RUN/table.md"

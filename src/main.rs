@@ -17,12 +17,17 @@ fn main() {
             std::process::exit(2);
         }
     };
-    init_logging(config.log_json, config.log_level());
+    let log_writer = init_logging(config.log_json, config.log_level());
     for note in &config.notes {
         tracing::warn!("{note}");
     }
-    if let Err(message) = run(config) {
+    let result = run(config);
+    if let Err(message) = &result {
         tracing::error!("{message}");
+    }
+    // Writes out what the log writer still holds.
+    drop(log_writer);
+    if let Err(message) = result {
         eprintln!("charthall: {message}");
         std::process::exit(1);
     }
@@ -58,13 +63,25 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_logging(json: bool, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::new(level);
+/// Logs to standard error through a writer thread: a request's line is handed over in
+/// memory, so a slow reader of the log (a full pipe, a busy log shipper) never stalls a
+/// request. When the writer falls 128,000 lines behind, lines are dropped and counted
+/// rather than waited for. The returned guard writes out what is left when dropped.
+fn init_logging(json: bool, level: &str) -> tracing_appender::non_blocking::WorkerGuard {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let buffered = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .thread_name("charthall-log")
+        .finish(buffered);
+    let filter = tracing_subscriber::EnvFilter::new(level);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     if json {
-        builder.json().init();
+        // Fields at the top level of each object, next to `timestamp`, `level` and
+        // `target`, as log shippers expect them.
+        builder.json().flatten_event(true).with_current_span(false).init();
     } else {
         builder.init();
     }
+    guard
 }

@@ -53,7 +53,6 @@ fn each_unsupported_chartmuseum_setting_stops_start_up_naming_itself() {
         (&[("ALWAYS_REGENERATE_CHART_INDEX", "true")], "ALWAYS_REGENERATE_CHART_INDEX"),
         (&[("WEB_TEMPLATE_PATH", "/web")], "WEB_TEMPLATE_PATH (--web-template-path) = \"/web\" is not supported"),
         (&[("ARTIFACT_HUB_REPO_ID", "x")], "ARTIFACT_HUB_REPO_ID (--artifact-hub-repo-id) = \"x\" is not supported"),
-        (&[("ENABLE_METRICS", "true")], "ENABLE_METRICS (--enable-metrics) = \"true\" is not supported"),
         (&[("STORAGE", "amazon")], "the amazon backend is not supported yet"),
         (&[("STORAGE", "garage")], "unsupported storage backend: garage"),
         (&[("AUTH_ACTIONS_SEARCH_PATH", "access[].actions[]")], "AUTH_ACTIONS_SEARCH_PATH = \"access[].actions[]\""),
@@ -77,13 +76,20 @@ fn each_unsupported_chartmuseum_setting_stops_start_up_naming_itself() {
 fn chartmuseum_flags_with_no_effect_here_are_accepted_and_said_so() {
     let server = Server::start_with_args(
         &[],
-        &["--debug", "--disable-metrics", "--log-health", "--storage-amazon-bucket", "b", "--write-timeout=60"],
+        &[
+            "--debug",
+            "--log-latency-integer",
+            "--storage-amazon-bucket",
+            "b",
+            "--write-timeout=60",
+            "--disable-metrics",
+        ],
     );
     assert_eq!(server.get("/health").status(), StatusCode::OK);
+    assert_eq!(server.get("/metrics").status(), StatusCode::NOT_FOUND, "--disable-metrics works");
     let log = server.log();
     for said in [
-        "DISABLE_METRICS (--disable-metrics) = \"true\" has no effect in ChartHall",
-        "LOG_HEALTH (--log-health) = \"true\" has no effect",
+        "LOG_LATENCY_INTEGER (--log-latency-integer) = \"true\" has no effect in ChartHall",
         "STORAGE_AMAZON_BUCKET (--storage-amazon-bucket) = \"b\" has no effect",
         "WRITE_TIMEOUT (--write-timeout) = \"60\" has no effect",
     ] {
@@ -168,7 +174,11 @@ fn paths_of_a_depth_0_server_answer_404_saying_where_the_repositories_are() {
         assert!(error.contains("DEPTH=0"), "{error}");
     }
     let metrics = server.get("/metrics");
-    assert_eq!(metrics.status(), StatusCode::NOT_FOUND, "/metrics is not a repository list");
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert!(
+        header(&metrics, "content-type").starts_with("text/plain; version=0.0.4"),
+        "/metrics is not a repository list"
+    );
     assert_eq!(server.get("/team/").status(), StatusCode::OK, "a repository's own path still answers");
 }
 

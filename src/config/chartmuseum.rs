@@ -46,12 +46,9 @@ macro_rules! foreign {
 /// Every ChartMuseum setting that is not a field of [`super::Config`] (ChartMuseum's
 /// `pkg/config/vars.go`).
 pub const FOREIGN: &[Foreign] = foreign![
-    "DISABLE_METRICS", "disable-metrics", Switch, Verdict::NoEffect("deprecated in ChartMuseum, where it has no effect either");
-    "ENABLE_METRICS", "enable-metrics", Switch, Verdict::Refused("/metrics is not served yet");
     "STORAGE_TIMESTAMP_TOLERANCE", "storage-timestamp-tolerance", Value, Verdict::NoEffect("ChartHall re-reads a package whenever its size or modification time changes at all");
     "WRITE_TIMEOUT", "write-timeout", Value, Verdict::NoEffect("ChartHall does not cut off responses: a slow client downloading a big index would lose it; READ_TIMEOUT still closes idle connections");
-    "LOG_HEALTH", "log-health", Switch, Verdict::NoEffect("ChartHall writes no request log lines yet");
-    "LOG_LATENCY_INTEGER", "log-latency-integer", Switch, Verdict::NoEffect("ChartHall writes no request log lines yet");
+    "LOG_LATENCY_INTEGER", "log-latency-integer", Switch, Verdict::NoEffect("request lines always give the latency as an integer, duration_us, in microseconds");
     "DEPTH_DYNAMIC", "depth-dynamic", Switch, Verdict::Refused("set DEPTH to the number of path segments that name a repository");
     "ALWAYS_REGENERATE_CHART_INDEX", "always-regenerate-chart-index", Switch, Verdict::Refused("not needed: every upload and delete updates the index before it answers, and CACHE_INTERVAL picks up changes made behind the server's back");
     "JSON_INDEX", "json-index", Switch, Verdict::Refused(SOON);
@@ -196,13 +193,15 @@ mod tests {
 
     #[test]
     fn no_effect_flags_are_taken_out_and_reported() {
-        let (kept, found) =
-            screen(args(&["charthall", "--disable-metrics", "--port", "9", "--storage-amazon-bucket", "b"]), |_| None)
-                .unwrap();
+        let (kept, found) = screen(
+            args(&["charthall", "--log-latency-integer", "--port", "9", "--storage-amazon-bucket", "b"]),
+            |_| None,
+        )
+        .unwrap();
         assert_eq!(kept, args(&["charthall", "--port", "9"]));
         let envs: Vec<&str> = found.iter().map(|f| f.setting.env).collect();
-        assert_eq!(envs, ["DISABLE_METRICS", "STORAGE_AMAZON_BUCKET"]);
-        assert!(note(&found[0]).starts_with("DISABLE_METRICS (--disable-metrics) = \"true\" has no effect"));
+        assert_eq!(envs, ["LOG_LATENCY_INTEGER", "STORAGE_AMAZON_BUCKET"]);
+        assert!(note(&found[0]).starts_with("LOG_LATENCY_INTEGER (--log-latency-integer) = \"true\" has no effect"));
     }
 
     #[test]

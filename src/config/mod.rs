@@ -131,6 +131,19 @@ pub struct Config {
     #[arg(long, env = "LOG_JSON", value_name = "LOG_JSON", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
     pub log_json: bool,
 
+    /// Log a line for requests to /health too (probes send one every few seconds).
+    #[arg(long, env = "LOG_HEALTH", value_name = "LOG_HEALTH", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub log_health: bool,
+
+    /// Do not serve /metrics (served by default).
+    #[arg(long, env = "DISABLE_METRICS", value_name = "DISABLE_METRICS", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub disable_metrics: bool,
+
+    /// ChartMuseum's switch for /metrics, which ChartHall serves by default: only an explicit
+    /// false turns it off.
+    #[arg(long, env = "ENABLE_METRICS", value_name = "ENABLE_METRICS", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub enable_metrics: Option<bool>,
+
     /// TLS certificate (PEM); with TLS_KEY, serve HTTPS.
     #[arg(long, env = "TLS_CERT", value_name = "TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -310,6 +323,11 @@ impl Config {
     /// Whether requests need credentials (basic or bearer).
     pub fn requires_auth(&self) -> bool {
         self.bearer_auth || self.basic_auth().is_some()
+    }
+
+    /// Whether `/metrics` is served: unless `DISABLE_METRICS` or `ENABLE_METRICS=false`.
+    pub fn metrics(&self) -> bool {
+        !self.disable_metrics && self.enable_metrics != Some(false)
     }
 
     /// The log level in force: `LOG_LEVEL`, else debug with `DEBUG`, else info.

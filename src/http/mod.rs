@@ -8,8 +8,10 @@ mod conditional;
 mod delete;
 mod idle;
 mod index_yaml;
+mod metrics;
 mod packages;
 mod query;
+mod record;
 mod reply_future;
 mod response;
 mod root;
@@ -33,6 +35,8 @@ pub use tls::acceptor as tls_acceptor;
 use crate::config::Config;
 use crate::index::Catalog;
 use auth::Access;
+use metrics::{Metrics, RouteClass};
+use record::RequestRecord;
 use reply_future::ReplyFuture;
 use response::Reply;
 use route::Route;
@@ -52,6 +56,10 @@ pub struct App {
     /// Source of `X-Request-Id` values for requests that bring none.
     next_request_id: AtomicU64,
     request_id_prefix: String,
+    /// What `/metrics` shows; `None` when it is off (`DISABLE_METRICS`).
+    metrics: Option<Metrics>,
+    /// Whether a line is logged for each request (the log level lets `info` through).
+    log_requests: bool,
 }
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -74,17 +82,35 @@ impl App {
             saving: tokio::sync::Semaphore::new(cores),
             next_request_id: AtomicU64::new(0),
             request_id_prefix: format!("{:x}-{:x}", std::process::id(), started.as_secs()),
+            metrics: config.metrics().then(|| Metrics::new(catalog.clone())),
+            log_requests: record::logging(),
             config,
             catalog,
         })
     }
 
+    /// Answers `request`, and starts the record its response leaves when it ends.
     pub fn handle(self: &Arc<Self>, request: Request<Incoming>) -> ReplyFuture {
         let request_id = match request.headers().get(&X_REQUEST_ID) {
-            Some(id) => id.clone(),
-            None => self.new_request_id(),
+            Some(id) if record::usable_request_id(id) => id.clone(),
+            _ => self.new_request_id(),
         };
-        self.dispatch(request).with_request_id(request_id)
+        let mut record = RequestRecord::begin(request.method(), request.uri().path(), request_id, self.log_requests);
+        let reply = self.dispatch(request, &mut record.class);
+        reply.with_record(record)
+    }
+
+    /// Counts an upload's outcome, when metrics are on.
+    fn count_upload(&self, outcome: metrics::UploadOutcome) {
+        if let Some(metrics) = &self.metrics {
+            metrics.requests.upload(outcome);
+        }
+    }
+
+    /// Counts and logs a request whose response is over, after `sent` body bytes.
+    pub fn finish(&self, record: RequestRecord, sent: u64) {
+        let stats = self.metrics.as_ref().map(|metrics| &*metrics.requests);
+        record.finish(sent, stats, self.config.log_health);
     }
 
     /// `<pid>-<start time>-<counter>` in hex, unique per process run: built by hand
@@ -100,9 +126,11 @@ impl App {
         HeaderValue::from_maybe_shared(Bytes::from(id)).expect("hex digits and dashes")
     }
 
-    /// Resolves the route and checks the caller's credentials, then answers.
-    fn dispatch(self: &Arc<Self>, request: Request<Incoming>) -> ReplyFuture {
+    /// Resolves the route (and tells its class) and checks the caller's credentials, then
+    /// answers.
+    fn dispatch(self: &Arc<Self>, request: Request<Incoming>, class: &mut RouteClass) -> ReplyFuture {
         let route = route::resolve(request.uri().path(), &self.config.context_path, self.config.depth);
+        *class = RouteClass::of(&route, request.method());
         if route.is_api() && self.config.disable_api {
             return ReplyFuture::now(response::error(
                 StatusCode::NOT_FOUND,
@@ -188,7 +216,24 @@ impl App {
                 })
                 .with_allow_origin(allow_origin);
             }
-            (Route::Metrics, _) => response::error(StatusCode::NOT_FOUND, "not found: /metrics is not served yet"),
+            (Route::Metrics, Method::GET | Method::HEAD) => match &self.metrics {
+                Some(metrics) => {
+                    let reply = response::bytes(
+                        StatusCode::OK,
+                        HeaderValue::from_static(metrics::CONTENT_TYPE),
+                        metrics.render(),
+                    );
+                    if head {
+                        response::without_body(reply)
+                    } else {
+                        reply
+                    }
+                }
+                None => response::error(
+                    StatusCode::NOT_FOUND,
+                    "not found: metrics are off on this server (DISABLE_METRICS or ENABLE_METRICS=false)",
+                ),
+            },
             (Route::WrongDepth, _) => self.wrong_depth(),
             (Route::NotFound, _) => response::not_found(),
             (route, method) => method_not_allowed(&route, &method),

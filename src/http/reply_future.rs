@@ -12,13 +12,14 @@ use std::task::{ready, Context, Poll};
 
 use hyper::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN};
 
+use super::record::RequestRecord;
 use super::response::Reply;
 use super::X_REQUEST_ID;
 
 /// A request's reply, ready now or made by a future, stamped with its `X-Request-Id`
-/// when it is ready.
+/// when it is ready, and handed out with the request's record.
 pub struct ReplyFuture {
-    request_id: HeaderValue,
+    record: Option<RequestRecord>,
     /// `Access-Control-Allow-Origin`, for /api routes when `CORS_ALLOW_ORIGIN` is set.
     allow_origin: Option<HeaderValue>,
     reply: Pending,
@@ -34,19 +35,15 @@ enum Pending {
 
 impl ReplyFuture {
     pub fn now(reply: Reply) -> ReplyFuture {
-        ReplyFuture { request_id: HeaderValue::from_static(""), allow_origin: None, reply: Pending::Ready(Some(reply)) }
+        ReplyFuture { record: None, allow_origin: None, reply: Pending::Ready(Some(reply)) }
     }
 
     pub fn later(work: impl Future<Output = Reply> + Send + 'static) -> ReplyFuture {
-        ReplyFuture {
-            request_id: HeaderValue::from_static(""),
-            allow_origin: None,
-            reply: Pending::Waiting(Box::pin(work)),
-        }
+        ReplyFuture { record: None, allow_origin: None, reply: Pending::Waiting(Box::pin(work)) }
     }
 
-    pub fn with_request_id(mut self, request_id: HeaderValue) -> ReplyFuture {
-        self.request_id = request_id;
+    pub fn with_record(mut self, record: RequestRecord) -> ReplyFuture {
+        self.record = Some(record);
         self
     }
 
@@ -57,7 +54,7 @@ impl ReplyFuture {
 }
 
 impl Future for ReplyFuture {
-    type Output = Result<Reply, Infallible>;
+    type Output = Result<(Reply, RequestRecord), Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
@@ -65,12 +62,13 @@ impl Future for ReplyFuture {
             Pending::Ready(reply) => reply.take().expect("a reply is not polled again once ready"),
             Pending::Waiting(work) => ready!(work.as_mut().poll(cx)),
         };
-        let request_id = std::mem::replace(&mut this.request_id, HeaderValue::from_static(""));
-        reply.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
+        let mut record = this.record.take().expect("App::handle gives every reply its record");
+        reply.headers_mut().insert(X_REQUEST_ID.clone(), record.request_id.clone());
         if let Some(origin) = this.allow_origin.take() {
             reply.headers_mut().insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         }
-        Poll::Ready(Ok(reply))
+        record.status = reply.status();
+        Poll::Ready(Ok((reply, record)))
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Buf;
 use futures_util::FutureExt;
 use http_body::{Frame, SizeHint};
 use hyper::service::service_fn;
@@ -18,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::idle::{Exchanges, Idle, Limits};
+use super::record::RequestRecord;
 use super::App;
 use crate::sendfile::SendfileStream;
 
@@ -70,12 +72,15 @@ pub async fn serve(
             let _open = open;
             let exchanges = Arc::new(Exchanges::default());
             let service = {
-                let exchanges = exchanges.clone();
+                let connection = Arc::new(Connection { exchanges: exchanges.clone(), app });
                 service_fn(move |request| {
-                    exchanges.begin();
-                    let exchanges = exchanges.clone();
-                    app.handle(request)
-                        .map(|answered| answered.map(|reply| reply.map(|body| Ending { body, exchanges })))
+                    connection.exchanges.begin();
+                    let connection = connection.clone();
+                    connection.app.handle(request).map(|answered| {
+                        answered.map(|(reply, record)| {
+                            reply.map(|body| Ending { body, connection, record: Some(record), sent: 0 })
+                        })
+                    })
                 })
             };
             let served = match tls {
@@ -135,16 +140,29 @@ const READ_BUFFER: usize = 64 * 1024;
 /// How long a TLS handshake may take when `READ_HEADER_TIMEOUT` is off.
 const HANDSHAKE_WITHOUT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A response body that tells its connection's [`Exchanges`] when it is over (sent whole,
-/// or dropped), so the connection knows the next bytes are a new request head.
+/// What the responses of one connection share: cloning it per request touches no
+/// reference count other connections touch.
+struct Connection {
+    exchanges: Arc<Exchanges>,
+    app: Arc<App>,
+}
+
+/// A response body that says when it is over (sent whole, or dropped): to its connection's
+/// [`Exchanges`], so the connection knows the next bytes are a new request head, and to
+/// the request's record, with the bytes it sent.
 struct Ending<B> {
     body: B,
-    exchanges: Arc<Exchanges>,
+    connection: Arc<Connection>,
+    record: Option<RequestRecord>,
+    sent: u64,
 }
 
 impl<B> Drop for Ending<B> {
     fn drop(&mut self) {
-        self.exchanges.end();
+        self.connection.exchanges.end();
+        if let Some(record) = self.record.take() {
+            self.connection.app.finish(record, self.sent);
+        }
     }
 }
 
@@ -153,7 +171,12 @@ impl<B: http_body::Body + Unpin> http_body::Body for Ending<B> {
     type Error = B::Error;
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            this.sent += frame.data_ref().map_or(0, |data| data.remaining() as u64);
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

@@ -16,6 +16,7 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Request, StatusCode};
 
+use super::metrics::UploadOutcome;
 use super::query::form_pairs;
 use super::response::{self, Reply};
 use super::App;
@@ -31,25 +32,38 @@ pub enum Target {
 }
 
 pub async fn upload(app: &App, repo: String, request: Request<Incoming>, target: Target) -> Reply {
+    let (outcome, reply) = save(app, repo, request, target).await;
+    app.count_upload(outcome);
+    reply
+}
+
+/// Receives, checks and saves an upload; says how it ended.
+async fn save(app: &App, repo: String, request: Request<Incoming>, target: Target) -> (UploadOutcome, Reply) {
     let force = form_pairs(request.uri().query().unwrap_or("")).any(|(key, _)| key == "force");
     let upload = match receive(app, request, target).await {
         Ok(upload) => upload,
-        Err(reply) => return reply,
+        Err(refused) => return refused,
     };
     let overwrite = app.config.may_overwrite(force);
     let catalog = app.catalog.clone();
     let _turn = app.saving.acquire().await.expect("the semaphore is never closed");
     let saved = tokio::task::spawn_blocking(move || catalog.save(&repo, upload, overwrite)).await.expect("upload task");
     match saved {
-        Ok(()) => response::json(StatusCode::CREATED, &serde_json::json!({ "saved": true })),
-        Err(SaveError::Invalid(message)) => response::upload_error(StatusCode::BAD_REQUEST, message),
-        Err(SaveError::Exists) => response::upload_error(StatusCode::CONFLICT, "file already exists"),
-        Err(SaveError::Full) => {
-            response::upload_error(StatusCode::INSUFFICIENT_STORAGE, "repo has reached storage limit")
+        Ok(()) => (UploadOutcome::Saved, response::json(StatusCode::CREATED, &serde_json::json!({ "saved": true }))),
+        Err(SaveError::Invalid(message)) => {
+            (UploadOutcome::Invalid, response::upload_error(StatusCode::BAD_REQUEST, message))
         }
+        Err(SaveError::Exists) => {
+            (UploadOutcome::Exists, response::upload_error(StatusCode::CONFLICT, "file already exists"))
+        }
+        Err(SaveError::Full) => (
+            UploadOutcome::Full,
+            response::upload_error(StatusCode::INSUFFICIENT_STORAGE, "repo has reached storage limit"),
+        ),
         Err(SaveError::Storage(error)) => {
             tracing::error!(%error, "saving an upload failed");
-            response::upload_error(StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {error}"))
+            let reply = response::upload_error(StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {error}"));
+            (UploadOutcome::StorageError, reply)
         }
     }
 }
@@ -57,13 +71,14 @@ pub async fn upload(app: &App, repo: String, request: Request<Incoming>, target:
 /// The request body received into spools: the raw body as the route's part, or each file
 /// of a multipart form. A 413 past `MAX_UPLOAD_SIZE` (checked against `Content-Length`
 /// first, so an oversized upload is refused before it is read).
-async fn receive(app: &App, request: Request<Incoming>, target: Target) -> Result<Upload, Reply> {
+async fn receive(app: &App, request: Request<Incoming>, target: Target) -> Result<Upload, (UploadOutcome, Reply)> {
     let limit = app.config.max_upload_size;
     let too_large = || {
-        response::upload_error(
+        let reply = response::upload_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request too large: the body is over MAX_UPLOAD_SIZE ({limit} bytes)"),
-        )
+        );
+        (UploadOutcome::TooLarge, reply)
     };
     let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit) {
@@ -82,8 +97,10 @@ async fn receive(app: &App, request: Request<Incoming>, target: Target) -> Resul
     };
     received.map_err(|error| match error {
         _ if over_limit.load(Ordering::Relaxed) => too_large(),
-        Received::Malformed(message) => response::upload_error(StatusCode::BAD_REQUEST, message),
-        Received::Storage(error) => response::storage_error(&error),
+        Received::Malformed(message) => {
+            (UploadOutcome::Malformed, response::upload_error(StatusCode::BAD_REQUEST, message))
+        }
+        Received::Storage(error) => (UploadOutcome::StorageError, response::storage_error(&error)),
     })
 }
 

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 
+use super::progress::ScanProgress;
 use super::repository::Repository;
 use super::settings::IndexSettings;
 use super::snapshot::RepoSnapshot;
@@ -41,6 +42,7 @@ pub struct Catalog {
     /// What an unknown repository serves: an index with no entries. Unknown names are not
     /// remembered, so a scan of random URLs cannot grow the map.
     empty: Arc<RepoSnapshot>,
+    progress: ScanProgress,
 }
 
 impl Catalog {
@@ -52,6 +54,7 @@ impl Catalog {
             options: Options { workers: options.workers.max(1), ..options },
             repositories: ArcSwap::from_pointee(HashMap::new()),
             creating: Mutex::new(()),
+            progress: ScanProgress::default(),
         }
     }
 
@@ -92,13 +95,21 @@ impl Catalog {
     /// Start-up: adopts each repository's start-up cache, then reads what changed since it
     /// was written.
     pub fn start(&self) -> io::Result<()> {
+        let started = std::time::Instant::now();
         for name in self.storage.repositories(self.options.depth)? {
             let repository = self.get_or_create(&name);
             if self.options.startup_cache {
-                startup_cache::load(&repository, &*self.storage)?;
+                self.progress.adopt_cached(startup_cache::load(&repository, &*self.storage)?);
             }
         }
-        self.rescan()
+        self.rescan()?;
+        self.progress.started_in(started.elapsed());
+        Ok(())
+    }
+
+    /// How far the scans have got.
+    pub fn progress(&self) -> &ScanProgress {
+        &self.progress
     }
 
     /// Writes the start-up cache of every repository changed since its last save. Returns
@@ -122,7 +133,7 @@ impl Catalog {
         names.sort();
         names.dedup();
         let repositories: Vec<Arc<Repository>> = names.iter().map(|n| self.get_or_create(n)).collect();
-        scan::sync(&*self.storage, self.options.workers, &repositories)
+        scan::sync(&*self.storage, self.options.workers, &repositories, &self.progress)
     }
 
     /// Checks and saves an upload into `repo`, which its first upload creates. Blocks.

@@ -26,6 +26,7 @@
 //! - `repository`: a state behind its lock, a snapshot behind `ArcSwap`, and
 //!   [`Repository::change`](repository::Repository::change), the one door for changes.
 //! - `startup_cache`: the file a restart reads instead of every package.
+//! - `progress`: how far the scans have got, for `/metrics`.
 //! - `scan`: reading storage into the index on a pool of workers.
 //! - `writes`: uploads and deletes.
 //! - `catalog`: all repositories, and what the rest of the server asks of them.
@@ -44,6 +45,7 @@ mod snapshot;
 mod state;
 mod repository;
 mod startup_cache;
+mod progress;
 mod scan;
 mod writes;
 mod catalog;
@@ -52,6 +54,7 @@ pub use catalog::{Catalog, Options};
 pub use charts::Chart;
 pub use encoding::{Chunks, Cursor, Representation};
 pub use entry::{FileStamp, IndexedVersion};
+pub use progress::ScanProgress;
 pub use settings::IndexSettings;
 pub use snapshot::RepoSnapshot;
 pub use writes::{DeleteError, Limits, SaveError, Upload};

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use super::entry::{FileStamp, IndexedVersion};
+use super::progress::ScanProgress;
 use super::repository::Repository;
 use super::state::RepoState;
 use crate::chart::metadata::file_name;
@@ -31,8 +32,13 @@ struct Plan {
 }
 
 /// Syncs the given repositories with `storage`, reading packages on `workers` threads,
-/// and publishes those that changed.
-pub fn sync(storage: &dyn Storage, workers: usize, repositories: &[Arc<Repository>]) -> io::Result<()> {
+/// and publishes those that changed; counts what it reads into `progress`.
+pub fn sync(
+    storage: &dyn Storage,
+    workers: usize,
+    repositories: &[Arc<Repository>],
+    progress: &ScanProgress,
+) -> io::Result<()> {
     let mut plans = Vec::with_capacity(repositories.len());
     for repository in repositories {
         let plan = repository.inspect(|state| -> io::Result<Plan> {
@@ -55,13 +61,15 @@ pub fn sync(storage: &dyn Storage, workers: usize, repositories: &[Arc<Repositor
         .collect();
     let mut results: Vec<Vec<(ObjectInfo, Result<IndexedVersion, String>)>> =
         plans.iter().map(|plan| Vec::with_capacity(plan.read.len())).collect();
-    read_all(storage, workers, repositories, jobs, |(i, object, result)| results[i].push((object, result)));
+    progress.begin(jobs.len());
+    read_all(storage, workers, repositories, jobs, progress, |(i, object, result)| results[i].push((object, result)));
     for ((repository, plan), results) in repositories.iter().zip(plans).zip(results) {
         let changed = repository.change(|state| apply(state, repository, plan, results).then(|| state.version_count()));
         if let Some(versions) = changed {
             tracing::info!(repo = %repository.name(), versions, "index updated from storage");
         }
     }
+    progress.complete();
     Ok(())
 }
 
@@ -205,6 +213,7 @@ fn read_all(
     workers: usize,
     repositories: &[Arc<Repository>],
     jobs: Vec<(usize, ObjectInfo)>,
+    progress: &ScanProgress,
     mut take: impl FnMut(ReadResult),
 ) {
     let total = jobs.len();
@@ -245,6 +254,7 @@ fn read_all(
         let mut last_report = Instant::now();
         for batch in done_rx {
             done += batch.len();
+            progress.read_some(batch.len());
             batch.into_iter().for_each(&mut take);
             if last_report.elapsed() > Duration::from_secs(2) {
                 last_report = Instant::now();

@@ -90,11 +90,12 @@ impl CachedFile {
     }
 }
 
-/// Adopts `repository`'s start-up cache, if it has a usable one, as its state.
-pub fn load(repository: &Repository, storage: &dyn Storage) -> io::Result<()> {
+/// Adopts `repository`'s start-up cache, if it has a usable one, as its state. Returns
+/// the versions it adopted.
+pub fn load(repository: &Repository, storage: &dyn Storage) -> io::Result<usize> {
     let bytes = match storage.read(repository.name(), CACHE_FILE) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),
     };
     match decode(&bytes, repository.url_prefix(), repository.settings().strict_semver) {
@@ -103,10 +104,13 @@ pub fn load(repository: &Repository, storage: &dyn Storage) -> io::Result<()> {
             repository.change(|state| *state = loaded);
             repository.mark_cached(repository.generation());
             tracing::info!(repo = %repository.name(), versions, "loaded the start-up cache");
+            Ok(versions)
         }
-        Err(problem) => tracing::warn!(repo = %repository.name(), %problem, "ignoring the start-up cache"),
+        Err(problem) => {
+            tracing::warn!(repo = %repository.name(), %problem, "ignoring the start-up cache");
+            Ok(0)
+        }
     }
-    Ok(())
 }
 
 /// Writes `repository`'s start-up cache if it changed since the last save. Runs off the

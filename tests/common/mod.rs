@@ -165,7 +165,9 @@ impl Server {
         let log = self.log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(port) = line.split("address=127.0.0.1:").nth(1) {
+                // `address=…` in human lines, `"address":"…"` in JSON ones.
+                let address = line.split("address=127.0.0.1:").nth(1);
+                if let Some(port) = address.or_else(|| line.split("\"address\":\"127.0.0.1:").nth(1)) {
                     let digits: String = port.chars().take_while(|c| c.is_ascii_digit()).collect();
                     let _ = port_tx.send(digits.parse::<u16>().unwrap());
                 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create (once) a virtualenv holding helm-sdkpy, the real Helm 4.3 client
+# Create (once) a virtualenv holding the Python tools the tests drive:
+# prometheus-client (its parser checks /metrics) and helm-sdkpy, the real Helm 4.3 client
 # (Go SDK as a shared library with a Python front) that our tests drive via
 # helm_flow.py. The `helm` binary itself cannot be downloaded on CI machines.
 #
@@ -17,8 +18,10 @@ repo="$(cd "$here/../.." && pwd)"
 venv="${HELM_VENV:-$repo/target/helm-venv}"
 py="$venv/bin/python"
 version="${HELM_SDKPY_VERSION:-0.1.32}"
+# The Prometheus project's Python client, whose parser checks /metrics (tests/tools).
+prometheus_client="prometheus-client==0.21.1"
 
-if [ -x "$py" ] && "$py" -c 'import helm_sdkpy' >/dev/null 2>&1; then
+if [ -x "$py" ] && "$py" -c 'import helm_sdkpy, prometheus_client' >/dev/null 2>&1; then
     echo "$py"
     exit 0
 fi
@@ -32,8 +35,14 @@ if [ -e "$venv" ]; then
         exit 1
     fi
 fi
+if [ -x "$py" ] && "$py" -c 'import helm_sdkpy' >/dev/null 2>&1; then
+    "$py" -m pip install -q "$prometheus_client" >&2
+    echo "$py"
+    exit 0
+fi
 mkdir -p "$(dirname "$venv")"
 python3 -m venv "$venv"
+"$py" -m pip install -q "$prometheus_client" >&2
 
 # helm-sdkpy declares Python >= 3.12 but works on 3.11: fetch the 3.12 wheel
 # (it bundles a native library, no abi-specific Python code) and install it
