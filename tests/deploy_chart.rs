@@ -137,6 +137,8 @@ fn merge(base: &mut serde_yaml::Value, over: serde_yaml::Value) {
 struct Rendered {
     objects: Vec<Value>,
     notes: String,
+    /// The manifest Helm recorded in the release, every template as rendered.
+    manifest: String,
 }
 
 impl Rendered {
@@ -181,11 +183,25 @@ impl Rendered {
 
 /// `helm install` of the chart with `values`, which must succeed.
 fn render(values: Value) -> Rendered {
-    let out = deploy_chart_json(&["render", chart().to_str().unwrap(), "--values", &values.to_string()]);
+    render_over(values, json!([]))
+}
+
+/// `helm install` of the chart with `values` into a cluster that already holds
+/// `existing` (a JSON list of objects), which must succeed.
+fn render_over(values: Value, existing: Value) -> Rendered {
+    let out = deploy_chart_json(&[
+        "render",
+        chart().to_str().unwrap(),
+        "--values",
+        &values.to_string(),
+        "--existing",
+        &existing.to_string(),
+    ]);
     assert_eq!(out["status"], "deployed", "{out}");
     Rendered {
         objects: out["objects"].as_array().expect("objects").clone(),
         notes: out["notes"].as_str().unwrap().to_string(),
+        manifest: out["manifest"].as_str().unwrap().to_string(),
     }
 }
 
@@ -375,6 +391,33 @@ fn install_with_default_values() {
         rendered.notes
     );
     assert!(rendered.notes.contains("port-forward svc/charthall 8080:8080"), "{}", rendered.notes);
+}
+
+/// A generated password survives an upgrade (the chart looks up its own Secret), and
+/// so does the pod: its checksum of the Secret does not change.
+#[test]
+fn generated_password_is_kept_when_the_secret_exists() {
+    let kept = base64::engine::general_purpose::STANDARD.encode("kept-password");
+    let existing = json!([{
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "charthall", "namespace": "charts", "resourceVersion": "7",
+                     "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                     "annotations": {"meta.helm.sh/release-name": "charthall",
+                                     "meta.helm.sh/release-namespace": "charts"}},
+        "data": {"username": base64::engine::general_purpose::STANDARD.encode("admin"), "password": kept},
+    }]);
+    let first = render_over(json!({}), existing.clone());
+    let secret = first.manifest.split("\n---").find(|doc| doc.contains("kind: Secret")).expect("a Secret");
+    assert!(secret.contains(&format!("password: \"{kept}\"")), "{secret}");
+    let checksum =
+        |r: &Rendered| r.get("Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/auth"].clone();
+    let second = render_over(json!({}), existing);
+    assert_eq!(checksum(&first), checksum(&second));
+    assert!(checksum(&first).is_string());
+
+    // Without it, each install draws a new one.
+    let secret_of = |r: &Rendered| r.get("Secret")["data"]["password"].clone();
+    assert_ne!(secret_of(&render(json!({}))), secret_of(&render(json!({}))));
 }
 
 #[test]

@@ -16,6 +16,7 @@ Usage (the python of tests/helm/setup-venv.sh):
   deploy_chart.py package CHART_DIR DEST_DIR
       prints {"path": "<DEST_DIR>/<name>-<version>.tgz"}
   deploy_chart.py render CHART_DIR [--values JSON] [--release NAME] [--namespace NS]
+                  [--existing JSON]
       prints {"objects": [<each object Helm created, as JSON>], "requests": [...],
               "notes": "<NOTES.txt as rendered>", "status": "deployed", "manifest": "..."}
 Exit status: 0 ok, 1 a Helm call failed (its error text on stderr), 124 timeout.
@@ -83,6 +84,7 @@ class FakeApi(BaseHTTPRequestHandler):
     """A Kubernetes API server that holds nothing and accepts every object."""
 
     created = []  # objects Helm POSTed, in order (shared by the handler threads)
+    existing = {}  # (plural, name) -> object the cluster already holds (--existing)
     requests = []  # "METHOD path" of every request
     lock = threading.Lock()
 
@@ -144,6 +146,8 @@ class FakeApi(BaseHTTPRequestHandler):
             kind = parts[-1].capitalize() + "List"
             return self.answer(200, {"kind": kind, "apiVersion": "v1",
                                      "metadata": {"resourceVersion": "1"}, "items": []})
+        if len(parts) >= 2 and (parts[-2], parts[-1]) in self.existing:
+            return self.answer(200, self.existing[(parts[-2], parts[-1])])
         return self.not_found(path)
 
     def do_POST(self):
@@ -168,7 +172,13 @@ class FakeApi(BaseHTTPRequestHandler):
         self.answer(200, obj)
 
     def do_PATCH(self):
+        """An update of an object the cluster holds (Helm adopts what it owns): answer
+        the object as it is; a patch of anything else: not found."""
         self.record()
+        self.body()
+        parts = urlsplit(self.path).path.strip("/").split("/")
+        if len(parts) >= 2 and (parts[-2], parts[-1]) in self.existing:
+            return self.answer(200, self.existing[(parts[-2], parts[-1])])
         self.not_found(urlsplit(self.path).path)
 
     def do_DELETE(self):
@@ -223,6 +233,8 @@ def main(argv=None):
     s.add_argument("--values", default="{}", help="values as a JSON object")
     s.add_argument("--release", default="charthall")
     s.add_argument("--namespace", default="charts")
+    s.add_argument("--existing", default="[]",
+                   help="objects the cluster already holds, as a JSON list")
     a = p.parse_args(argv)
 
     # Helm calls run in worker threads and cannot be cancelled: hard-exit instead.
@@ -253,6 +265,10 @@ def main(argv=None):
             f.write(kubeconfig(url, a.namespace))
         cfg = h.Configuration(namespace=a.namespace, kubeconfig=f.name)
         values = json.loads(a.values)
+        for obj in json.loads(a.existing):
+            plural = next(p for kinds in RESOURCES.values() for k, p in kinds
+                          if k == obj["kind"])
+            FakeApi.existing[(plural, obj["metadata"]["name"])] = obj
         release = call("install", h.Install(cfg).run(a.release, a.chart_dir, values=values,
                                                      wait=False, timeout=30))
         os.unlink(f.name)
