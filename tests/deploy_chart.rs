@@ -488,7 +488,7 @@ fn install_with_existing_claim_shared_by_replicas_and_extra_env() {
         "replicaCount": 3,
         "auth": {"enabled": false},
         "persistence": {"existingClaim": "shared-charts", "accessModes": ["ReadWriteMany"]},
-        "env": {"CACHE_INTERVAL": "1m", "PER_CHART_LIMIT": 20},
+        "env": {"CACHE_INTERVAL": "1m", "PER_CHART_LIMIT": 20, "MAX_STORAGE_OBJECTS": 20_971_520},
         "extraEnv": [{"name": "LOG_LEVEL", "valueFrom": {"configMapKeyRef": {"name": "logging", "key": "level"}}}],
         "podAnnotations": {"prometheus.io/scrape": "true", "prometheus.io/path": "/metrics"},
         "image": {"repository": "registry.example.com/charthall", "tag": "9.9.9"},
@@ -503,6 +503,8 @@ fn install_with_existing_claim_shared_by_replicas_and_extra_env() {
     assert!(!rendered.has_env("BASIC_AUTH_USER") && !rendered.has_env("BASIC_AUTH_PASS"));
     assert_eq!(rendered.env_value("CACHE_INTERVAL"), "1m");
     assert_eq!(rendered.env_value("PER_CHART_LIMIT"), "20");
+    // A big YAML number is written out whole, not as a float (2.097152e+07).
+    assert_eq!(rendered.env_value("MAX_STORAGE_OBJECTS"), "20971520");
     assert_eq!(rendered.env("LOG_LEVEL")["valueFrom"]["configMapKeyRef"]["name"], "logging");
     let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
     assert_eq!(annotations["prometheus.io/scrape"], "true");
