@@ -1,5 +1,5 @@
 //! The `charthall` binary: read the configuration, set up logging, run the server until
-//! SIGINT or SIGTERM.
+//! SIGINT or SIGTERM — or, with `GEN_INDEX`, print the index and exit.
 
 use charthall::config::Config;
 use charthall::server::Server;
@@ -20,6 +20,13 @@ fn main() {
     init_logging(config.log_json, config.log_level());
     for note in &config.notes {
         tracing::warn!("{note}");
+    }
+    if config.gen_index {
+        if let Err(message) = charthall::gen_index::print(&config) {
+            eprintln!("charthall: {message}");
+            std::process::exit(1);
+        }
+        return;
     }
     if let Err(message) = run(config) {
         tracing::error!("{message}");
