@@ -24,7 +24,7 @@ fn version(name: &str, version: &str, seed: usize) -> IndexedVersion {
 
 /// A version in `format`; every fifth holds text that needs escaping, in YAML and in JSON.
 fn version_in(format: Format, name: &str, version: &str, seed: usize) -> IndexedVersion {
-    build(format, name, version, seed, seed % 5 == 0)
+    build(format, name, version, seed, seed.is_multiple_of(5))
 }
 
 fn build(format: Format, name: &str, version: &str, seed: usize, awkward: bool) -> IndexedVersion {

@@ -550,6 +550,21 @@ mod tests {
         assert_eq!(out, r#""a\"b\\c\nd\u2028e\u007f""#);
     }
 
+    /// `cargo test --release --lib render_speed -- --ignored --nocapture`: the cost of
+    /// rendering one typical entry in each format (what a cold start pays per version).
+    #[test]
+    #[ignore]
+    fn render_speed() {
+        let entries: Vec<ChartVersionEntry> =
+            (0..130_000).map(|n| entry_with(&format!("service-{}", n % 13_000), n)).collect();
+        for format in [Format::Yaml, Format::Json, Format::Yaml, Format::Json] {
+            let started = std::time::Instant::now();
+            let bytes: usize = entries.iter().map(|e| format.version_item(e).len()).sum();
+            let each = started.elapsed().as_secs_f64() * 1e6 / entries.len() as f64;
+            eprintln!("{format:?}: {each:.2} µs an entry, {} bytes an entry", bytes / entries.len());
+        }
+    }
+
     #[test]
     fn import_values_go_through_serde_yaml() {
         let mut entry = entry_with("x", 1);
