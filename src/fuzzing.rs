@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use crate::chart::package::{self, Keep};
 use crate::chart::version;
-use crate::index::{FileStamp, IndexedVersion};
+use crate::index::{FileStamp, Format, IndexedVersion};
 
 pub use crate::http::route::{resolve, Route};
 
@@ -56,10 +56,13 @@ pub fn package_reader(data: &[u8]) {
     let file_name = metadata.file_name();
     let stamp = FileStamp { size: bytes.len() as u64, modified: SystemTime::UNIX_EPOCH };
     let created = SystemTime::UNIX_EPOCH + Duration::from_nanos(1_234_567_890);
-    let indexed =
-        IndexedVersion::new(metadata.clone(), package.version, file_name.clone(), stamp, [9; 32], created, "charts/");
-    // `entry()` parses the rendered YAML back, and panics if it does not parse.
-    let back = indexed.entry();
+    let new = |format| {
+        let version = package.version.clone();
+        IndexedVersion::new(metadata.clone(), version, file_name.clone(), stamp, [9; 32], created, "charts/", format)
+    };
+    // `entry()` parses the rendered YAML (or JSON) back, and panics if it does not parse.
+    let back = new(Format::Yaml).entry();
+    assert_eq!(new(Format::Json).entry(), back, "the JSON entry reads back as the YAML one");
     assert_eq!(back.name, metadata.name, "name read back from the index entry");
     assert_eq!(back.version, metadata.version, "version read back from the index entry");
     assert_eq!(back.description, metadata.description, "description read back from the index entry");

@@ -14,12 +14,14 @@
 //! - [`sendfile`]: small index bodies in page-cache files the kernel sends without copying.
 //! - [`server`]: the start-up sequence and the serving loop, as the binary runs them and
 //!   as tests can run them in-process.
+//! - [`gen_index`]: `GEN_INDEX` — print the storage folder's index and exit, serving nothing.
 //!
 //! Reads never lock or serialize: every change builds the next snapshot at write time,
 //! before the writer answers.
 
 pub mod chart;
 pub mod config;
+pub mod gen_index;
 pub mod http;
 pub mod index;
 pub mod sendfile;

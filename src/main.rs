@@ -1,5 +1,5 @@
 //! The `charthall` binary: read the configuration, set up logging, run the server until
-//! SIGINT or SIGTERM.
+//! SIGINT or SIGTERM — or, with `GEN_INDEX`, print the index and exit.
 
 use charthall::config::Config;
 use charthall::server::Server;
@@ -21,7 +21,8 @@ fn main() {
     for note in &config.notes {
         tracing::warn!("{note}");
     }
-    let result = run(config);
+    // GEN_INDEX prints the index and exits instead of serving.
+    let result = if config.gen_index { charthall::gen_index::print(&config) } else { run(config) };
     if let Err(message) = &result {
         tracing::error!("{message}");
     }

@@ -15,7 +15,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::http::{serve, tls_acceptor, App, Auth};
-use crate::index::{Catalog, IndexSettings, Limits, Options};
+use crate::index::{Catalog, Format, IndexSettings, Limits, Options};
 use crate::storage::LocalStorage;
 
 /// Connections the kernel may hold for the server before it accepts them.
@@ -25,6 +25,26 @@ const ACCEPT_QUEUE: u32 = 4096;
 /// Each write is the whole index (~85 MB at 130,000 versions), and a stale cache only costs
 /// the next start re-reading what changed since: once a minute is plenty.
 const CACHE_SAVE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What the index text is made of, from the configuration.
+pub fn index_settings(config: &Config) -> IndexSettings {
+    IndexSettings {
+        chart_url: config.chart_url.clone(),
+        context_path: config.context_path.clone(),
+        strict_semver: config.enforce_semver2,
+        format: if config.json_index { Format::Json } else { Format::Yaml },
+    }
+}
+
+/// How the catalog reads storage and takes changes, from the configuration.
+pub fn index_options(config: &Config) -> Options {
+    Options {
+        workers: config.index_limit,
+        depth: config.depth,
+        startup_cache: !config.disable_statefiles,
+        limits: Limits { versions_per_chart: config.per_chart_limit, storage_objects: config.max_storage_objects },
+    }
+}
 
 /// A server ready to accept connections.
 pub struct Server {
@@ -54,18 +74,7 @@ impl Server {
                 "the storage folder is not writable by this user: uploads and deletes will fail, reads are served");
         }
         crate::sendfile::spool_in(root);
-        let settings = IndexSettings {
-            chart_url: config.chart_url.clone(),
-            context_path: config.context_path.clone(),
-            strict_semver: config.enforce_semver2,
-        };
-        let options = Options {
-            workers: config.index_limit,
-            depth: config.depth,
-            startup_cache: !config.disable_statefiles,
-            limits: Limits { versions_per_chart: config.per_chart_limit, storage_objects: config.max_storage_objects },
-        };
-        let catalog = Arc::new(Catalog::new(Arc::new(storage), settings, options));
+        let catalog = Arc::new(Catalog::new(Arc::new(storage), index_settings(&config), index_options(&config)));
         let started = Instant::now();
         catalog.start().map_err(|e| format!("cannot read STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
         release_freed_memory();

@@ -47,8 +47,10 @@ fn run_bounded(mut command: Command, limit: Duration) -> Output {
 fn each_unsupported_chartmuseum_setting_stops_start_up_naming_itself() {
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[("CACHE", "redis")], "CACHE (--cache) = \"redis\" is not supported: not needed"),
-        (&[("JSON_INDEX", "true")], "JSON_INDEX (--json-index) = \"true\" is not supported"),
-        (&[("GEN_INDEX", "1")], "GEN_INDEX (--gen-index) = \"1\" is not supported"),
+        (
+            &[("GEN_INDEX", "1")],
+            "GEN_INDEX prints the index of one repository, the storage folder itself: it needs DEPTH=0",
+        ),
         (&[("DEPTH_DYNAMIC", "true")], "DEPTH_DYNAMIC (--depth-dynamic) = \"true\" is not supported: set DEPTH"),
         (&[("ALWAYS_REGENERATE_CHART_INDEX", "true")], "ALWAYS_REGENERATE_CHART_INDEX"),
         (&[("WEB_TEMPLATE_PATH", "/web")], "WEB_TEMPLATE_PATH (--web-template-path) = \"/web\" is not supported"),
@@ -68,8 +70,8 @@ fn each_unsupported_chartmuseum_setting_stops_start_up_naming_itself() {
     // The same, given as ChartMuseum's flags.
     let stderr = refused(&[], &["--cache=redis"]);
     assert!(stderr.contains("CACHE (--cache) = \"redis\" is not supported"), "{stderr}");
-    let stderr = refused(&[], &["--json-index"]);
-    assert!(stderr.contains("JSON_INDEX (--json-index) = \"true\" is not supported"), "{stderr}");
+    let stderr = refused(&[], &["--artifact-hub-repo-id=x"]);
+    assert!(stderr.contains("ARTIFACT_HUB_REPO_ID (--artifact-hub-repo-id) = \"x\" is not supported"), "{stderr}");
 }
 
 #[test]

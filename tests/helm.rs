@@ -197,6 +197,35 @@ fn helm_packages_uploads_adds_updates_and_shows() {
     assert_eq!(entry["type"], "application");
 }
 
+/// `JSON_INDEX`: Helm reads the JSON index (`repo add`, `repo update`, `show chart`), also
+/// after an upload changed it.
+#[test]
+fn helm_reads_a_json_index() {
+    let server = Server::start(&[("JSON_INDEX", "true")]);
+    let package = packaged("webapp", "0.3.1");
+    assert_created(server.upload("team", &ChartBuilder::new("aaa-first", "1.0.0").build()));
+    assert_created(server.upload("team", &package));
+    let body = server.get("/team/index.yaml").bytes().unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&body).expect("the server sends JSON");
+    assert_eq!(index["entries"]["webapp"][0]["digest"].as_str().unwrap(), sha256_hex(&package));
+
+    let home = tempfile::tempdir().unwrap();
+    let url = server.url("/team");
+    let out = helm(
+        Some(home.path()),
+        &["repo-flow", "--url", &url, "--name", "charthall", "--chart", "webapp", "--expect-version", "0.3.1"],
+    )
+    .ok();
+    assert_eq!(out["updated"], true);
+    assert_shown(&out, "webapp", "0.3.1");
+    assert_eq!(out["chart"]["appVersion"], "2.4.1");
+
+    // An upload of a chart that sorts first changes the JSON's first segment: Helm still reads it.
+    assert_created(server.upload("team", &ChartBuilder::new("aa-new", "0.0.1").build()));
+    let out = helm(Some(home.path()), &["update-show", "--name", "charthall", "--chart", "aa-new"]).ok();
+    assert_shown(&out, "aa-new", "0.0.1");
+}
+
 #[test]
 fn helm_show_of_a_package_url() {
     let server = Server::start(&[]);

@@ -51,8 +51,6 @@ pub const FOREIGN: &[Foreign] = foreign![
     "LOG_LATENCY_INTEGER", "log-latency-integer", Switch, Verdict::NoEffect("request lines always give the latency as an integer, duration_us, in microseconds");
     "DEPTH_DYNAMIC", "depth-dynamic", Switch, Verdict::Refused("set DEPTH to the number of path segments that name a repository");
     "ALWAYS_REGENERATE_CHART_INDEX", "always-regenerate-chart-index", Switch, Verdict::Refused("not needed: every upload and delete updates the index before it answers, and CACHE_INTERVAL picks up changes made behind the server's back");
-    "JSON_INDEX", "json-index", Switch, Verdict::Refused(SOON);
-    "GEN_INDEX", "gen-index", Switch, Verdict::Refused(SOON);
     "WEB_TEMPLATE_PATH", "web-template-path", Value, Verdict::Refused("custom welcome pages are not supported");
     "ARTIFACT_HUB_REPO_ID", "artifact-hub-repo-id", Value, Verdict::Refused(SOON);
     "CACHE", "cache", Value, Verdict::Refused("not needed: every repository's index is kept in memory, pre-built, and updated by every write");
@@ -206,8 +204,8 @@ mod tests {
 
     #[test]
     fn refused_settings_stop_start_up_by_name() {
-        let error = screen(args(&["charthall", "--json-index"]), |_| None).unwrap_err();
-        assert_eq!(error, "JSON_INDEX (--json-index) = \"true\" is not supported: not supported yet");
+        let error = screen(args(&["charthall", "--artifact-hub-repo-id", "x"]), |_| None).unwrap_err();
+        assert_eq!(error, "ARTIFACT_HUB_REPO_ID (--artifact-hub-repo-id) = \"x\" is not supported: not supported yet");
         let env = |name: &str| (name == "CACHE").then(|| "redis".to_string());
         let error = screen(args(&["charthall"]), env).unwrap_err();
         assert!(error.starts_with("CACHE (--cache) = \"redis\" is not supported: not needed"), "{error}");
@@ -216,11 +214,11 @@ mod tests {
     #[test]
     fn settings_turned_off_are_not_set() {
         let env = |name: &str| match name {
-            "JSON_INDEX" => Some("false".to_string()),
+            "DEPTH_DYNAMIC" => Some("false".to_string()),
             "CACHE" => Some(String::new()),
             _ => None,
         };
-        let (_, found) = screen(args(&["charthall", "--gen-index=false"]), env).unwrap();
+        let (_, found) = screen(args(&["charthall", "--always-regenerate-chart-index=false"]), env).unwrap();
         assert!(found.is_empty(), "{found:?}");
     }
 

@@ -195,6 +195,17 @@ pub struct Config {
     #[arg(long, env = "DISABLE_STATEFILES", value_name = "DISABLE_STATEFILES", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
     pub disable_statefiles: bool,
 
+    /// Serve the index as compact JSON (a YAML reader takes it; Helm parses it far faster
+    /// than YAML on indexes of 100,000 versions). The content type stays
+    /// `application/x-yaml`, as ChartMuseum's.
+    #[arg(long, env = "JSON_INDEX", value_name = "JSON_INDEX", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub json_index: bool,
+
+    /// Print the index of the storage folder to standard output and exit, serving nothing
+    /// (for static hosting). Needs DEPTH=0: point STORAGE_LOCAL_ROOTDIR at the repository.
+    #[arg(long, env = "GEN_INDEX", value_name = "GEN_INDEX", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub gen_index: bool,
+
     /// Log at debug level (as LOG_LEVEL=debug).
     #[arg(long, env = "DEBUG", value_name = "DEBUG", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
     pub debug: bool,
@@ -308,6 +319,13 @@ impl Config {
                     "AUTH_ACTIONS_SEARCH_PATH = {path:?} is not supported: only ChartMuseum's default, {DEFAULT_ACTIONS_SEARCH_PATH}"
                 ));
             }
+        }
+        if config.gen_index && config.depth != 0 {
+            return Err(format!(
+                "GEN_INDEX prints the index of one repository, the storage folder itself: it needs DEPTH=0 \
+                 (DEPTH is {}); to print a repository of a deeper layout, point STORAGE_LOCAL_ROOTDIR at its folder",
+                config.depth
+            ));
         }
         if config.index_limit == 0 {
             config.index_limit = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);

@@ -1,13 +1,15 @@
 //! One chart version as the repository serves it, rendered once when it arrives.
 //!
-//! Its index entry is rendered to YAML at write time and kept only as that text — once
-//! the repository's segments are built, as a slice of a segment's text, so the index is
-//! held in memory once. The JSON API, which is rarely hot, parses it back on demand.
+//! Its index entry is rendered at write time, in the index's [`Format`], and kept only as
+//! that text — once the repository's segments are built, as a slice of a segment's text,
+//! so the index is held in memory once. The JSON API, which is rarely hot, parses a YAML
+//! entry back on demand (a JSON one it serves as it is).
 
 use std::time::SystemTime;
 
 use bytes::Bytes;
 
+use super::render::Format;
 use crate::chart::ChartVersionEntry;
 
 /// What identifies the bytes a version was read from, to notice changes behind our back.
@@ -28,16 +30,17 @@ pub struct IndexedVersion {
     pub stamp: FileStamp,
     /// SHA-256 of the package.
     pub digest: [u8; 32],
-    /// The entry as an item of the index's `entries.<name>` list (`  - key: value` lines),
-    /// ready to concatenate.
-    pub yaml: Bytes,
+    /// The entry as an item of the index's `entries.<name>` list, ready to concatenate: in
+    /// YAML `  - key: value` lines, in JSON one object.
+    pub text: Bytes,
 }
 
 /// How deep a version's lines are indented in the index (`  - ` then `    `).
 const INDENT: usize = 4;
 
 impl IndexedVersion {
-    /// Completes `entry` with the repository's fields and renders it.
+    /// Completes `entry` with the repository's fields and renders it in `format`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         mut entry: ChartVersionEntry,
         semver: semver::Version,
@@ -46,12 +49,13 @@ impl IndexedVersion {
         digest: [u8; 32],
         created: SystemTime,
         url_prefix: &str,
+        format: Format,
     ) -> IndexedVersion {
         entry.urls = vec![format!("{url_prefix}{file_name}")];
         entry.digest = hex::encode(digest);
         entry.created = humantime::format_rfc3339_nanos(created).to_string();
         IndexedVersion {
-            yaml: super::render::version_item(&entry),
+            text: format.version_item(&entry),
             name: entry.name,
             version: entry.version,
             semver,
@@ -65,9 +69,12 @@ impl IndexedVersion {
         hex::encode(self.digest)
     }
 
-    /// The entry, read back from its rendered YAML.
+    /// The entry, read back from its rendered text.
     pub fn entry(&self) -> ChartVersionEntry {
-        let text = String::from_utf8_lossy(&self.yaml);
+        if Format::of_item(&self.text) == Format::Json {
+            return serde_json::from_slice(&self.text).expect("an entry we rendered parses back");
+        }
+        let text = String::from_utf8_lossy(&self.text);
         let unindented: String =
             text.lines().map(|line| line.get(INDENT..).unwrap_or("")).flat_map(|l| [l, "\n"]).collect();
         serde_yaml::from_str(&unindented).expect("an entry we rendered parses back")
@@ -75,6 +82,9 @@ impl IndexedVersion {
 
     /// The entry as a JSON object, for the API.
     pub fn json(&self) -> Vec<u8> {
+        if Format::of_item(&self.text) == Format::Json {
+            return self.text.to_vec();
+        }
         serde_json::to_vec(&self.entry()).expect("a chart entry serializes to JSON")
     }
 }
@@ -98,6 +108,7 @@ annotations:\n  note: |\n    first\n\n    third\nmaintainers:\n- name: Ann\n";
             [7; 32],
             SystemTime::UNIX_EPOCH,
             "charts/",
+            Format::Yaml,
         );
         let back = version.entry();
         assert_eq!(back.annotations, entry.annotations);

@@ -10,7 +10,8 @@
 //! The files form a stack; each uses only those listed before it (`tests/layers.rs`
 //! holds the code to this order):
 //!
-//! - `render`: the index's text — key lines and version entries as YAML.
+//! - `render`: the index's text — key lines and version entries as YAML, or as JSON
+//!   (`JSON_INDEX`), and the separators JSON needs between them.
 //! - `crc`: CRC-32 of a concatenation from its parts.
 //! - `settings`: what every repository's index shares (`CHART_URL`, `CONTEXT_PATH`, …).
 //! - `entry`: one indexed version, rendered once when it arrives.
@@ -55,6 +56,7 @@ pub use charts::Chart;
 pub use encoding::{Chunks, Cursor, Representation};
 pub use entry::{FileStamp, IndexedVersion};
 pub use progress::ScanProgress;
+pub use render::Format;
 pub use settings::IndexSettings;
 pub use snapshot::RepoSnapshot;
 pub use writes::{DeleteError, Limits, SaveError, Upload};

@@ -1,6 +1,7 @@
 //! The index text kept in step with the charts through every kind of change: both
 //! encodings exact, the gzip a valid member no bigger than one `gzip -6` pass, and the
-//! text held once.
+//! text held once — in YAML, and in JSON (`JSON_INDEX`), where it must read as the same
+//! document as the YAML.
 
 use std::io::{Read, Write};
 use std::time::{Duration, UNIX_EPOCH};
@@ -9,7 +10,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::chart::ChartVersionEntry;
-use crate::index::render::{PREFIX, PREFIX_EMPTY};
+use crate::index::render::{Format, PREFIX_EMPTY};
 
 fn digest(seed: usize) -> [u8; 32] {
     let mut digest = [0; 32];
@@ -18,7 +19,16 @@ fn digest(seed: usize) -> [u8; 32] {
 }
 
 fn version(name: &str, version: &str, seed: usize) -> IndexedVersion {
-    let entry = ChartVersionEntry {
+    build(Format::Yaml, name, version, seed, false)
+}
+
+/// A version in `format`; every fifth holds text that needs escaping, in YAML and in JSON.
+fn version_in(format: Format, name: &str, version: &str, seed: usize) -> IndexedVersion {
+    build(format, name, version, seed, seed.is_multiple_of(5))
+}
+
+fn build(format: Format, name: &str, version: &str, seed: usize, awkward: bool) -> IndexedVersion {
+    let mut entry = ChartVersionEntry {
         name: name.into(),
         version: version.into(),
         api_version: "v2".into(),
@@ -26,18 +36,29 @@ fn version(name: &str, version: &str, seed: usize) -> IndexedVersion {
         keywords: vec!["web".into(), format!("team-{}", seed % 17)],
         ..Default::default()
     };
+    if awkward {
+        entry.annotations.insert("note \"quoted\"".into(), format!("line\nbreak\ttab \\ é\u{2028} {seed}"));
+        entry.app_version = Some("true".into());
+        entry.maintainers =
+            vec![crate::chart::metadata::Maintainer { name: "Ann: \"#1\"".into(), ..Default::default() }];
+    }
     let stamp = FileStamp { size: seed as u64, modified: UNIX_EPOCH };
     let created = UNIX_EPOCH + Duration::from_secs(1_700_000_000 + seed as u64);
     let semver = crate::chart::version::parse(version, false).unwrap();
-    IndexedVersion::new(entry, semver, format!("{name}-{version}.tgz"), stamp, digest(seed), created, "charts/")
+    let file = format!("{name}-{version}.tgz");
+    IndexedVersion::new(entry, semver, file, stamp, digest(seed), created, "charts/", format)
 }
 
 /// A state whose segments are small, so a few hundred versions make many segments.
 fn state(names: usize, versions: usize) -> RepoState {
-    let mut state = RepoState { segments: Segments::with_target(2048), ..Default::default() };
+    state_in(Format::Yaml, names, versions)
+}
+
+fn state_in(format: Format, names: usize, versions: usize) -> RepoState {
+    let mut state = RepoState { segments: Segments::with_target(2048, format), ..Default::default() };
     for n in 0..names {
         for v in 0..versions {
-            state.insert(version(&format!("chart-{:04}", n * 10), &format!("1.{v}.0"), n * 100 + v));
+            state.insert(version_in(format, &format!("chart-{:04}", n * 10), &format!("1.{v}.0"), n * 100 + v));
         }
     }
     state
@@ -45,17 +66,25 @@ fn state(names: usize, versions: usize) -> RepoState {
 
 /// The index as a from-scratch render would write it.
 fn expected(state: &RepoState, snapshot: &RepoSnapshot) -> Vec<u8> {
+    let format = state.segments.format();
     let mut out = Vec::new();
-    out.extend_from_slice(if state.charts.is_empty() { PREFIX_EMPTY } else { PREFIX });
-    state.charts.values().for_each(|chart| chart.write_text(&mut out));
+    out.extend_from_slice(format.prefix(state.charts.is_empty()));
+    for (i, chart) in state.charts.values().enumerate() {
+        chart.write_text(&mut out, format, i == 0);
+    }
     let text = snapshot.index.to_vec();
-    let suffix_at = text.windows(11).rposition(|w| w == b"generated: ").unwrap();
+    let marker: &[u8] = match format {
+        Format::Yaml => b"generated: ",
+        Format::Json => b"},\"generated\":",
+    };
+    let suffix_at = text.windows(marker.len()).rposition(|w| w == marker).unwrap();
     out.extend_from_slice(&text[suffix_at..]);
     out
 }
 
 fn check(state: &mut RepoState) -> RepoSnapshot {
-    let snapshot = state.publish(&IndexSettings::default(), UNIX_EPOCH);
+    let settings = IndexSettings { format: state.segments.format(), ..IndexSettings::default() };
+    let snapshot = state.publish(&settings, UNIX_EPOCH);
     let identity = snapshot.index.to_vec();
     assert_eq!(identity, expected(state, &snapshot), "segments out of step with the charts");
     assert_eq!(identity.len() as u64, snapshot.index.len);
@@ -67,6 +96,9 @@ fn check(state: &mut RepoState) -> RepoSnapshot {
     assert_eq!(format!("\"{:08x}-{:x}\"", crc32fast::hash(&identity), identity.len()), snapshot.index.etag);
     assert_eq!(format!("\"{:08x}-{:x}.gz\"", crc32fast::hash(&gzip), gzip.len()), snapshot.index_gzip.etag);
     serde_yaml::from_slice::<serde_yaml::Value>(&identity).expect("the index is YAML");
+    if settings.format == Format::Json {
+        serde_json::from_slice::<serde_json::Value>(&identity).expect("the index is JSON");
+    }
     // The text is held once: every version's YAML is a slice of a segment's text.
     let inside = |bytes: &Bytes| {
         let at = bytes.as_ptr() as usize;
@@ -77,7 +109,7 @@ fn check(state: &mut RepoState) -> RepoSnapshot {
     };
     for chart in state.charts.values() {
         assert!(inside(&chart.key), "a chart key outside the segments");
-        assert!(chart.versions.iter().all(|v| inside(&v.yaml)), "a version's YAML outside the segments");
+        assert!(chart.versions.iter().all(|v| inside(&v.text)), "a version's text outside the segments");
     }
     snapshot
 }
@@ -182,4 +214,117 @@ fn stitched_gzip_is_as_small_as_one_pass() {
     let ratio = snapshot.index_gzip.len as f64 / one_pass;
     assert!(state.segments.blocks().len() > 5);
     assert!(ratio <= 1.02, "stitched gzip is {ratio:.4}x one gzip -6 pass");
+}
+
+/// The JSON index as a value, and the YAML index read as the same kind of value.
+fn documents(yaml: &RepoSnapshot, json: &RepoSnapshot) -> (serde_json::Value, serde_json::Value) {
+    let from_yaml: serde_json::Value = serde_yaml::from_slice(&yaml.index.to_vec()).expect("the YAML index parses");
+    let from_json: serde_json::Value = serde_json::from_slice(&json.index.to_vec()).expect("the JSON index parses");
+    (from_yaml, from_json)
+}
+
+#[test]
+fn json_index_reads_as_the_yaml_index_through_every_change() {
+    let (mut yaml, mut json) = (state_in(Format::Yaml, 60, 4), state_in(Format::Json, 60, 4));
+    let both = |yaml: &mut RepoState, json: &mut RepoState, what: &str| {
+        let (a, b) = (check(yaml), check(json));
+        let (from_yaml, from_json) = documents(&a, &b);
+        assert_eq!(from_json, from_yaml, "{what}: the JSON index says something else than the YAML one");
+        gzip_t(&b.index_gzip.to_vec());
+        b
+    };
+    let first = both(&mut yaml, &mut json, "start");
+    assert!(json.segments.blocks().len() > 10, "the test needs many segments");
+    let text = first.index.to_vec();
+    assert!(
+        text.starts_with(b"{\"apiVersion\":\"v1\",\"entries\":{\"chart-0000\":[{\"apiVersion\":\"v2\",\"created\":"),
+        "compact"
+    );
+    assert!(text.ends_with(b"]},\"generated\":\"1970-01-01T00:00:00.000000000Z\",\"serverInfo\":{}}"));
+
+    type Change = Box<dyn Fn(&mut RepoState, Format)>;
+    let add = |name: &'static str, v: &'static str, seed| -> Change {
+        Box::new(move |s: &mut RepoState, f| drop(s.insert(version_in(f, name, v, seed))))
+    };
+    let remove = |name: &'static str, v: &'static str| -> Change {
+        Box::new(move |s: &mut RepoState, _| drop(s.remove(name, v)))
+    };
+    let remove_chart = |name: &'static str| -> Change {
+        Box::new(move |s: &mut RepoState, _| {
+            let versions: Vec<String> =
+                s.charts.get(name).unwrap().versions.iter().map(|v| v.version.clone()).collect();
+            versions.iter().for_each(|v| drop(s.remove(name, v)));
+        })
+    };
+    let changes: Vec<(&str, Change)> = vec![
+        ("insert a chart before the first", add("a-first", "1.0.0", 1)),
+        ("insert another before it", add("a-a-first", "0.1.0", 5)),
+        ("delete the first chart", remove("a-a-first", "0.1.0")),
+        ("add a newest version to the first chart", add("a-first", "2.0.0", 2)),
+        ("delete the first chart's newest version", remove("a-first", "2.0.0")),
+        ("delete the first chart again", remove_chart("a-first")),
+        ("delete the first chart of the scan", remove_chart("chart-0000")),
+        ("delete the last chart", remove_chart("chart-0590")),
+        ("add a last chart", add("zz-last", "1.0.0", 10)),
+        ("add a middle version", add("chart-0300", "1.1.5", 15)),
+        ("replace a version", add("chart-0100", "1.1.0", 20)),
+        ("delete a middle chart", remove_chart("chart-0250")),
+    ];
+    for (what, change) in changes {
+        change(&mut yaml, Format::Yaml);
+        change(&mut json, Format::Json);
+        both(&mut yaml, &mut json, what);
+    }
+    // Every chart deleted: empty entries in both.
+    let names: Vec<String> = json.charts.keys().cloned().collect();
+    for name in &names {
+        for state in [&mut yaml, &mut json] {
+            let versions: Vec<String> = state.charts[name].versions.iter().map(|v| v.version.clone()).collect();
+            versions.iter().for_each(|v| drop(state.remove(name, v)));
+        }
+    }
+    let empty = both(&mut yaml, &mut json, "delete everything");
+    assert_eq!(
+        empty.index.to_vec(),
+        b"{\"apiVersion\":\"v1\",\"entries\":{},\"generated\":\"1970-01-01T00:00:00.000000000Z\",\"serverInfo\":{}}"
+    );
+    // And uploads into the empty index again.
+    for (i, name) in ["m-chart", "b-chart", "x-chart"].into_iter().enumerate() {
+        yaml.insert(version_in(Format::Yaml, name, "1.0.0", 100 + i));
+        json.insert(version_in(Format::Json, name, "1.0.0", 100 + i));
+        both(&mut yaml, &mut json, "re-upload");
+    }
+    assert_eq!(json.charts.len(), 3);
+}
+
+#[test]
+fn json_index_big_segments_and_server_info() {
+    // Real segment size and a first scan (`fill`), as a start-up builds it.
+    let fill = |format: Format| {
+        let mut state = RepoState::new(format);
+        let charts = (0..800)
+            .map(|n| {
+                let name = format!("svc-{n:04}");
+                let versions =
+                    (0..3).rev().map(|v| Arc::new(version_in(format, &name, &format!("0.{v}.0"), n * 3 + v)));
+                (name.clone(), versions.collect())
+            })
+            .collect();
+        state.fill(charts);
+        state
+    };
+    let (mut yaml, mut json) = (fill(Format::Yaml), fill(Format::Json));
+    let settings = |format| IndexSettings { context_path: "/helm \"x\"".into(), format, ..IndexSettings::default() };
+    let (a, b) = (yaml.publish(&settings(Format::Yaml), UNIX_EPOCH), json.publish(&settings(Format::Json), UNIX_EPOCH));
+    assert!(json.segments.blocks().len() > 5, "several full-size segments");
+    let (from_yaml, from_json) = documents(&a, &b);
+    assert_eq!(from_json, from_yaml);
+    assert_eq!(from_json["serverInfo"]["contextPath"], "/helm \"x\"");
+    let mut inflated = Vec::new();
+    flate2::read::GzDecoder::new(&b.index_gzip.to_vec()[..]).read_to_end(&mut inflated).unwrap();
+    assert_eq!(inflated, b.index.to_vec(), "the gzip body inflates to the identity body");
+    // The API's JSON of a version is the index's own text.
+    let chart = &json.charts["svc-0007"];
+    assert_eq!(chart.versions[0].json(), chart.versions[0].text.to_vec());
+    assert_eq!(chart.versions[0].entry(), yaml.charts["svc-0007"].versions[0].entry());
 }

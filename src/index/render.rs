@@ -1,5 +1,5 @@
 //! The index's text: its first lines, each chart's key line and each version's entry, as
-//! YAML written directly.
+//! YAML written directly — or, with `JSON_INDEX`, as compact JSON ([`Format`]).
 //!
 //! Every package read at start-up is rendered once; through serde_yaml's emitter that was
 //! ~12 µs a version, a fifth of a cold start. The entry has a fixed shape, so it is written
@@ -21,6 +21,147 @@ use crate::chart::ChartVersionEntry;
 /// What the index starts with, with entries and without.
 pub const PREFIX: &[u8] = b"apiVersion: v1\nentries:\n";
 pub const PREFIX_EMPTY: &[u8] = b"apiVersion: v1\nentries: {}\n";
+/// The JSON index's start; the suffix closes `entries`, so an empty index starts alike.
+const JSON_PREFIX: &[u8] = b"{\"apiVersion\":\"v1\",\"entries\":{";
+
+/// The language of the index text, fixed for a server's run (`JSON_INDEX`).
+///
+/// Both are written from the same pieces: the prefix, each chart as its key and its
+/// versions' entries, the suffix. JSON also needs separators, which YAML has not: a comma
+/// *before* every chart but the first of the whole index (so removing or adding the last
+/// chart never touches the one before it, and only the segment that holds the first chart
+/// ever needs to know it is first), commas between a chart's versions, and `]` after them.
+/// Keys come in the YAML's (sorted) order, and the values are the same, so both parse to
+/// the same document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Yaml,
+    Json,
+}
+
+impl Format {
+    /// The index's first bytes, when it has entries and when it has none.
+    pub fn prefix(self, empty: bool) -> &'static [u8] {
+        match (self, empty) {
+            (Format::Yaml, false) => PREFIX,
+            (Format::Yaml, true) => PREFIX_EMPTY,
+            (Format::Json, _) => JSON_PREFIX,
+        }
+    }
+
+    /// The index's last bytes: when it was generated and the `serverInfo`.
+    pub fn suffix(self, generated: &str, context_path: &str) -> String {
+        match self {
+            Format::Yaml if context_path.is_empty() => format!("generated: \"{generated}\"\nserverInfo: {{}}\n"),
+            Format::Yaml => {
+                format!("generated: \"{generated}\"\nserverInfo:\n  contextPath: {}\n", yaml_scalar(context_path))
+            }
+            Format::Json if context_path.is_empty() => {
+                format!("}},\"generated\":\"{generated}\",\"serverInfo\":{{}}}}")
+            }
+            Format::Json => format!(
+                "}},\"generated\":\"{generated}\",\"serverInfo\":{{\"contextPath\":{}}}}}",
+                json_string(context_path)
+            ),
+        }
+    }
+
+    /// A version's entry.
+    pub fn version_item(self, entry: &ChartVersionEntry) -> Bytes {
+        match self {
+            Format::Yaml => version_item(entry),
+            Format::Json => json_item(entry),
+        }
+    }
+
+    /// A chart's key, up to its first version.
+    pub fn chart_key(self, name: &str) -> String {
+        match self {
+            Format::Yaml => chart_key(name),
+            Format::Json => json_string(name) + ":[",
+        }
+    }
+
+    /// What comes before a chart's key: nothing, or in JSON a comma unless the chart is
+    /// the first of the index.
+    pub fn before_chart(self, first: bool) -> &'static [u8] {
+        match self {
+            Format::Json if !first => b",",
+            _ => b"",
+        }
+    }
+
+    /// What separates a chart's versions.
+    pub fn between_versions(self) -> &'static [u8] {
+        match self {
+            Format::Yaml => b"",
+            Format::Json => b",",
+        }
+    }
+
+    /// What follows a chart's last version.
+    pub fn after_chart(self) -> &'static [u8] {
+        match self {
+            Format::Yaml => b"",
+            Format::Json => b"]",
+        }
+    }
+
+    /// The format a version's entry was rendered in: a JSON entry is an object, a YAML
+    /// one a list item (`  - `).
+    pub fn of_item(item: &[u8]) -> Format {
+        if item.first() == Some(&b'{') {
+            Format::Json
+        } else {
+            Format::Yaml
+        }
+    }
+}
+
+/// `value` as a JSON string.
+fn json_string(value: &str) -> String {
+    serde_json::to_string(value).expect("a string serializes to JSON")
+}
+
+/// A version's entry as one compact JSON object. serde writes the fields in the struct's
+/// order, which is the YAML's (sorted), and skips the same empty ones.
+fn json_item(entry: &ChartVersionEntry) -> Bytes {
+    match serde_json::to_vec(entry) {
+        Ok(json) => Bytes::from(json),
+        // `import-values` may hold YAML maps with keys that are not strings, which JSON
+        // cannot: go through a JSON value with those keys as text, as Helm's reader does.
+        Err(_) => {
+            let yaml = serde_yaml::to_value(entry).expect("a chart entry serializes to YAML");
+            Bytes::from(serde_json::to_vec(&json_value(yaml)).expect("a JSON value serializes"))
+        }
+    }
+}
+
+/// A YAML value as JSON, map keys that are not strings written as their YAML text.
+fn json_value(value: serde_yaml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    use serde_yaml::Value as Y;
+    match value {
+        Y::Null => J::Null,
+        Y::Bool(b) => J::Bool(b),
+        Y::Number(n) => serde_json::to_value(&n).unwrap_or(J::Null),
+        Y::String(s) => J::String(s),
+        Y::Sequence(items) => J::Array(items.into_iter().map(json_value).collect()),
+        Y::Mapping(map) => J::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Y::String(s) => s,
+                        other => serde_yaml::to_string(&other).unwrap_or_default().trim_end().to_string(),
+                    };
+                    (key, json_value(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(tagged) => json_value(tagged.value),
+    }
+}
 
 /// `- key: value` lines at the depth of a version under `entries.<name>`: the first line
 /// starts with `  - `, the others with four spaces.
@@ -387,6 +528,13 @@ mod tests {
             let direct: serde_yaml::Value =
                 serde_yaml::from_str(&item.replace("\n  ", "\n")[2..]).expect("the direct rendering parses");
             assert_eq!(direct, general, "{text:?}");
+            // The JSON entry is the same document, compact, keys in the YAML's order.
+            let json = Format::Json.version_item(&entry);
+            let as_json: serde_json::Value = serde_json::from_slice(&json).expect("the JSON entry parses");
+            let yaml_as_json: serde_json::Value =
+                serde_yaml::from_str(&item.replace("\n  ", "\n")[2..]).expect("the YAML entry parses");
+            assert_eq!(as_json, yaml_as_json[0], "{text:?}");
+            assert!(json.starts_with(b"{\"annotations\":{") && !json.contains(&b'\n'), "{text:?}");
         }
     }
 
@@ -402,10 +550,29 @@ mod tests {
         assert_eq!(out, r#""a\"b\\c\nd\u2028e\u007f""#);
     }
 
+    /// `cargo test --release --lib render_speed -- --ignored --nocapture`: the cost of
+    /// rendering one typical entry in each format (what a cold start pays per version).
+    #[test]
+    #[ignore]
+    fn render_speed() {
+        let entries: Vec<ChartVersionEntry> =
+            (0..130_000).map(|n| entry_with(&format!("service-{}", n % 13_000), n)).collect();
+        for format in [Format::Yaml, Format::Json, Format::Yaml, Format::Json] {
+            let started = std::time::Instant::now();
+            let bytes: usize = entries.iter().map(|e| format.version_item(e).len()).sum();
+            let each = started.elapsed().as_secs_f64() * 1e6 / entries.len() as f64;
+            eprintln!("{format:?}: {each:.2} µs an entry, {} bytes an entry", bytes / entries.len());
+        }
+    }
+
     #[test]
     fn import_values_go_through_serde_yaml() {
         let mut entry = entry_with("x", 1);
         entry.dependencies[0].import_values = vec![serde_yaml::from_str("{child: a, parent: b}").unwrap()];
-        assert_eq!(parse(std::str::from_utf8(&version_item(&entry)).unwrap()), [entry]);
+        assert_eq!(parse(std::str::from_utf8(&version_item(&entry)).unwrap()), [entry.clone()]);
+        // JSON has only text keys: a YAML map with others gets their text, as Helm's reader.
+        entry.dependencies[0].import_values = vec![serde_yaml::from_str("{1: a, true: b, c: [x]}").unwrap()];
+        let json: serde_json::Value = serde_json::from_slice(&Format::Json.version_item(&entry)).unwrap();
+        assert_eq!(json["dependencies"][0]["import-values"][0], serde_json::json!({"1": "a", "true": "b", "c": ["x"]}));
     }
 }

@@ -35,7 +35,7 @@ impl Repository {
             snapshot: ArcSwap::from_pointee(RepoSnapshot::empty(settings)),
             settings: settings.clone(),
             name,
-            state: Mutex::new(RepoState::default()),
+            state: Mutex::new(RepoState::new(settings.format)),
             generation: AtomicU64::new(0),
             cached_generation: AtomicU64::new(0),
         }

@@ -295,6 +295,7 @@ fn read_version(
         read.digest,
         object.modified,
         repository.url_prefix(),
+        repository.settings().format,
     );
     (object, Ok(version))
 }

@@ -4,6 +4,10 @@
 //! entries are cut into segments of consecutive chart names of about `target` bytes, each
 //! kept as a [`Piece`]: text plus its link of the gzip chain.
 //!
+//! In JSON every chart but the index's first starts with a comma. Only segment 0 can hold
+//! that chart, and a change that adds or removes the first chart is located in segment 0,
+//! which is then re-rendered anyway: knowing which chart is first costs nothing more.
+//!
 //! A change re-renders the segment holding the chart (splitting it once it has grown to
 //! 1.5 × `target`, merging it into the next once it has shrunk below a quarter), and
 //! recompresses it — and the segment after it only when the change fell in its
@@ -19,7 +23,7 @@ use bytes::Bytes;
 use super::blocks::{Blocks, Segment};
 use super::charts::{Chart, Charts};
 use super::piece::{dictionary, size_class, Piece};
-use super::render::PREFIX;
+use super::render::Format;
 
 /// Cut a segment once its text reaches this size.
 pub const DEFAULT_TARGET: usize = 48 * 1024;
@@ -35,23 +39,35 @@ pub struct Segments {
     /// Everything changed (a first scan): rebuild without naming every chart.
     all_dirty: bool,
     target: usize,
+    format: Format,
 }
 
 impl Default for Segments {
     fn default() -> Self {
-        Segments::with_target(DEFAULT_TARGET)
+        Segments::new(Format::Yaml)
     }
 }
 
 impl Segments {
-    pub fn with_target(target: usize) -> Segments {
-        Segments { blocks: Blocks::default(), dirty: BTreeSet::new(), all_dirty: false, target }
+    /// No segments yet, for an index written in `format`.
+    pub fn new(format: Format) -> Segments {
+        Segments::with_target(DEFAULT_TARGET, format)
+    }
+
+    /// No segments yet, to be cut at about `target` bytes.
+    pub fn with_target(target: usize, format: Format) -> Segments {
+        Segments { blocks: Blocks::default(), dirty: BTreeSet::new(), all_dirty: false, target, format }
     }
 
     /// Segments read back from the start-up cache, consistent with the charts read with
     /// them.
-    pub fn restore(list: Vec<Arc<Segment>>) -> Segments {
-        Segments { blocks: Blocks::new(list), ..Segments::default() }
+    pub fn restore(list: Vec<Arc<Segment>>, format: Format) -> Segments {
+        Segments { blocks: Blocks::new(list), ..Segments::new(format) }
+    }
+
+    /// The language of the index text.
+    pub fn format(&self) -> Format {
+        self.format
     }
 
     pub fn blocks(&self) -> &Blocks {
@@ -73,7 +89,7 @@ impl Segments {
     }
 
     /// Brings the segments in line with `charts` after the marked changes. The charts of
-    /// every rebuilt segment are replaced by copies whose YAML points into the segment's
+    /// every rebuilt segment are replaced by copies whose text points into the segment's
     /// text, so the old buffers are freed and the index text is held once.
     pub fn refresh(&mut self, charts: &mut Charts) {
         if self.dirty.is_empty() && !self.all_dirty {
@@ -98,12 +114,16 @@ impl Segments {
     fn rebuild(&mut self, charts: &mut Charts) {
         let mut all: Vec<(String, Arc<Chart>)> = std::mem::take(charts).into_iter().collect();
         let per_thread = all.len().div_ceil(threads_for(all.len() / 256)).max(1);
-        let target = self.target;
+        let (target, format) = (self.target, self.format);
         let cuts: Vec<Cut> = std::thread::scope(|scope| {
-            let workers: Vec<_> = all.chunks_mut(per_thread).map(|run| scope.spawn(move || cut(run, target))).collect();
+            let workers: Vec<_> = all
+                .chunks_mut(per_thread)
+                .enumerate()
+                .map(|(i, run)| scope.spawn(move || cut(run, target, format, i == 0)))
+                .collect();
             workers.into_iter().flat_map(|w| w.join().expect("cutting worker")).collect()
         });
-        self.blocks = Blocks::new(compress_all(&cuts).into_iter().map(Arc::new).collect());
+        self.blocks = Blocks::new(compress_all(&cuts, format).into_iter().map(Arc::new).collect());
         *charts = all.into_iter().collect();
     }
 
@@ -127,21 +147,22 @@ impl Segments {
             };
             let mut run: Vec<(String, Arc<Chart>)> =
                 charts.range((lower, upper)).map(|(name, chart)| (name.clone(), chart.clone())).collect();
-            let size: usize = run.iter().map(|(_, chart)| chart.text_len()).sum();
+            let size: usize =
+                run.iter().enumerate().map(|(i, (_, chart))| chart.text_len(self.format, start == 0 && i == 0)).sum();
             if size < self.target / MERGE_BELOW && end + 1 < self.blocks.len() {
                 end += 1; // too small to stand alone: take in the next segment
                 continue;
             }
             // Split only past 1.5 × target, into parts of about equal size.
             let parts = ((size + self.target / 2) / self.target).max(1);
-            let cuts = cut(&mut run, size.div_ceil(parts));
+            let cuts = cut(&mut run, size.div_ceil(parts), self.format, start == 0);
             for (name, chart) in run {
                 charts.insert(name, chart);
             }
             break cuts;
         };
         let mut previous = match start {
-            0 => Bytes::from_static(PREFIX),
+            0 => Bytes::from_static(self.format.prefix(false)),
             _ => self.segment(start - 1).piece.text.clone(),
         };
         let mut replacement = Vec::with_capacity(cuts.len());
@@ -169,10 +190,10 @@ impl Segments {
 }
 
 /// Compresses freshly cut texts into segments, on all cores.
-fn compress_all(cuts: &[Cut]) -> Vec<Segment> {
+fn compress_all(cuts: &[Cut], format: Format) -> Vec<Segment> {
     // Threads pay off only for a big rebuild (a start-up); a small repository is one segment.
     let per_thread = cuts.len().div_ceil(threads_for(cuts.len() / 16)).max(1);
-    let previous = |i: usize| if i == 0 { Bytes::from_static(PREFIX) } else { cuts[i - 1].text.clone() };
+    let previous = |i: usize| if i == 0 { Bytes::from_static(format.prefix(false)) } else { cuts[i - 1].text.clone() };
     let compress = |first: usize, part: &[Cut]| -> Vec<Segment> {
         part.iter()
             .enumerate()
@@ -212,24 +233,26 @@ struct Cut {
 
 /// Renders `run` (consecutive charts) into texts, cutting after a chart once a text reaches
 /// `target`, and re-points each chart's key and versions at the text written for it (in
-/// place when nothing else holds the chart, else on a copy).
-fn cut(run: &mut [(String, Arc<Chart>)], target: usize) -> Vec<Cut> {
+/// place when nothing else holds the chart, else on a copy). `starts_index`: the run's
+/// first chart is the index's first.
+fn cut(run: &mut [(String, Arc<Chart>)], target: usize, format: Format, starts_index: bool) -> Vec<Cut> {
     let mut cuts = Vec::new();
     let mut start = 0;
+    let first = |i: usize| starts_index && i == 0;
     while start < run.len() {
         let (mut end, mut size) = (start, 0);
         while end < run.len() && (end == start || size < target) {
-            size += run[end].1.text_len();
+            size += run[end].1.text_len(format, first(end));
             end += 1;
         }
         let mut text: Vec<u8> = Vec::with_capacity(size_class(size));
-        for (_, chart) in &run[start..end] {
-            chart.write_text(&mut text);
+        for (i, (_, chart)) in run[start..end].iter().enumerate() {
+            chart.write_text(&mut text, format, first(start + i));
         }
         let text = Bytes::from(text);
         let mut at = 0;
-        for (_, chart) in &mut run[start..end] {
-            at = Arc::make_mut(chart).point_into(&text, at);
+        for (i, (_, chart)) in run[start..end].iter_mut().enumerate() {
+            at = Arc::make_mut(chart).point_into(&text, at, format, first(start + i));
         }
         cuts.push(Cut { first: run[start].0.clone(), text });
         start = end;

@@ -1,6 +1,8 @@
 //! What every repository's index shares: where packages are linked from, what
 //! `serverInfo` says, and which versions are accepted.
 
+use super::render::Format;
+
 /// Settings baked into the index text (and so into the start-up cache).
 #[derive(Debug, Clone, Default)]
 pub struct IndexSettings {
@@ -9,6 +11,8 @@ pub struct IndexSettings {
     /// `CONTEXT_PATH` (`/x` or empty).
     pub context_path: String,
     pub strict_semver: bool,
+    /// YAML, or JSON with `JSON_INDEX`.
+    pub format: Format,
 }
 
 impl IndexSettings {
@@ -21,12 +25,8 @@ impl IndexSettings {
         format!("{}{}{repo}/charts/", self.chart_url, self.context_path)
     }
 
-    /// The index's `serverInfo` lines.
-    pub fn server_info(&self) -> String {
-        if self.context_path.is_empty() {
-            "serverInfo: {}\n".into()
-        } else {
-            format!("serverInfo:\n  contextPath: {}\n", super::render::yaml_scalar(&self.context_path))
-        }
+    /// The index's last lines: `generated` (RFC 3339) and `serverInfo`.
+    pub fn suffix(&self, generated: &str) -> String {
+        self.format.suffix(generated, &self.context_path)
     }
 }

@@ -35,8 +35,8 @@ impl RepoSnapshot {
     /// and one CRC join per block of segments.
     pub fn new(charts: Charts, segments: &Blocks, settings: &IndexSettings, modified: SystemTime) -> RepoSnapshot {
         let generated = humantime::format_rfc3339_nanos(modified);
-        let suffix = format!("generated: \"{generated}\"\n{}", settings.server_info());
-        let ((text, text_crc), (gzip, gzip_crc)) = stitch(segments, Bytes::from(suffix));
+        let suffix = settings.suffix(&generated.to_string());
+        let ((text, text_crc), (gzip, gzip_crc)) = stitch(segments, Bytes::from(suffix), settings.format);
         RepoSnapshot {
             charts,
             index: Representation::new(text, text_crc, "", modified),

@@ -3,7 +3,7 @@
 //!
 //! One file per repository, `.charthall-index.cache` in its folder (a dot-file: never
 //! listed as a chart). It holds the segments — text and compressed — and, per version,
-//! the file it came from with its stamp, its digest and where its YAML sits in the text.
+//! the file it came from with its stamp, its digest and where its entry sits in the text.
 //! A restart adopts all of it, then the usual storage scan compares stamps and reads
 //! only what differs. Anything unexpected in the file (another format, other settings,
 //! a length that does not add up) discards it: the cache is an optimisation, never a
@@ -21,8 +21,10 @@ use super::blocks::Segment;
 use super::charts::{Chart, Charts};
 use super::entry::{FileStamp, IndexedVersion};
 use super::piece::Piece;
+use super::render::Format;
 use super::repository::Repository;
 use super::segments::Segments;
+use super::settings::IndexSettings;
 use super::state::{Files, RepoState};
 use crate::chart::version;
 use crate::storage::Storage;
@@ -32,8 +34,8 @@ const CACHE_FILE: &str = ".charthall-index.cache";
 /// Bumped whenever the layout below, the rendering of entries or the way segments are
 /// compressed changes (2: 16 KiB dictionaries; a segment compressed against 32 KiB could
 /// refer to text that a later change no longer recompresses it for; 3: entries rendered
-/// by `render`).
-const FORMAT: u32 = 3;
+/// by `render`; 4: the index's language, YAML or JSON, recorded).
+const FORMAT: u32 = 4;
 
 #[derive(Serialize, Deserialize)]
 struct CacheFile {
@@ -43,6 +45,8 @@ struct CacheFile {
     /// Settings baked into the text.
     url_prefix: String,
     strict_semver: bool,
+    /// The language of the text (`JSON_INDEX`): a YAML cache must not be served as JSON.
+    json: bool,
     segments: Vec<CachedSegment>,
     charts: Vec<CachedChart>,
     broken: Vec<CachedFile>,
@@ -68,7 +72,7 @@ struct CachedVersion {
     version: String,
     file: CachedFile,
     digest: [u8; 32],
-    yaml_len: u32,
+    text_len: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -98,7 +102,7 @@ pub fn load(repository: &Repository, storage: &dyn Storage) -> io::Result<usize>
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),
     };
-    match decode(&bytes, repository.url_prefix(), repository.settings().strict_semver) {
+    match decode(&bytes, repository.url_prefix(), repository.settings()) {
         Ok(loaded) => {
             let versions = loaded.version_count();
             repository.change(|state| *state = loaded);
@@ -121,8 +125,8 @@ pub fn save(repository: &Repository, storage: &dyn Storage) -> bool {
         return false;
     }
     let (view, generation) = repository.inspect(|state| (CacheView::of(state), repository.generation()));
-    let (prefix, strict) = (repository.url_prefix(), repository.settings().strict_semver);
-    match storage.write_with(repository.name(), CACHE_FILE, &mut |out| view.encode_to(out, prefix, strict)) {
+    let (prefix, settings) = (repository.url_prefix(), repository.settings());
+    match storage.write_with(repository.name(), CACHE_FILE, &mut |out| view.encode_to(out, prefix, settings)) {
         Ok(_) => {
             repository.mark_cached(generation);
             true
@@ -152,12 +156,13 @@ impl CacheView {
     }
 
     /// Streams the cache file into `out`.
-    fn encode_to(&self, out: &mut dyn std::io::Write, url_prefix: &str, strict_semver: bool) -> std::io::Result<()> {
+    fn encode_to(&self, out: &mut dyn std::io::Write, url_prefix: &str, settings: &IndexSettings) -> io::Result<()> {
         let file = CacheFile {
             format: FORMAT,
             server: env!("CARGO_PKG_VERSION").to_string(),
             url_prefix: url_prefix.to_string(),
-            strict_semver,
+            strict_semver: settings.strict_semver,
+            json: settings.format == Format::Json,
             segments: self
                 .segments
                 .iter()
@@ -180,7 +185,7 @@ impl CacheView {
                             version: v.version.clone(),
                             file: CachedFile::new(&v.file_name, v.stamp),
                             digest: v.digest,
-                            yaml_len: v.yaml.len() as u32,
+                            text_len: v.text.len() as u32,
                         })
                         .collect(),
                 })
@@ -192,13 +197,14 @@ impl CacheView {
 }
 
 /// Rebuilds a repository's state from its cache file.
-fn decode(bytes: &[u8], url_prefix: &str, strict_semver: bool) -> Result<RepoState, String> {
+fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<RepoState, String> {
+    let (strict_semver, format) = (settings.strict_semver, settings.format);
     let file: CacheFile = postcard::from_bytes(bytes).map_err(|e| format!("unreadable: {e}"))?;
     if file.format != FORMAT || file.server != env!("CARGO_PKG_VERSION") {
         return Err("written by another version".into());
     }
-    if file.url_prefix != url_prefix || file.strict_semver != strict_semver {
-        return Err("written with other settings (CHART_URL, CONTEXT_PATH or ENFORCE_SEMVER2)".into());
+    if file.url_prefix != url_prefix || file.strict_semver != strict_semver || file.json != (format == Format::Json) {
+        return Err("written with other settings (CHART_URL, CONTEXT_PATH, ENFORCE_SEMVER2 or JSON_INDEX)".into());
     }
     let (mut charts, mut files) = (Charts::default(), Files::default());
     let mut texts = file.segments.iter().map(|s| &s.text).peekable();
@@ -217,11 +223,22 @@ fn decode(bytes: &[u8], url_prefix: &str, strict_semver: bool) -> Result<RepoSta
         at = end;
         Ok(bytes)
     };
-    for cached in file.charts {
+    // The separators between the pieces, as the text must hold them.
+    let expect = |take: &mut dyn FnMut(u32) -> Result<Bytes, String>, separator: &[u8]| match separator.is_empty()
+        || take(separator.len() as u32)? == separator
+    {
+        true => Ok(()),
+        false => Err("a separator is not where the charts put it".to_string()),
+    };
+    for (i, cached) in file.charts.into_iter().enumerate() {
+        expect(&mut take, format.before_chart(i == 0))?;
         let key = take(cached.key_len)?;
         let mut versions = Vec::with_capacity(cached.versions.len());
-        for v in cached.versions {
-            let yaml = take(v.yaml_len)?;
+        for (j, v) in cached.versions.into_iter().enumerate() {
+            if j > 0 {
+                expect(&mut take, format.between_versions())?;
+            }
+            let text = take(v.text_len)?;
             let semver = version::parse(&v.version, strict_semver).ok_or("a version does not parse")?;
             files.insert(v.file.name.clone(), (cached.name.clone(), v.version.clone()));
             versions.push(Arc::new(IndexedVersion {
@@ -231,9 +248,10 @@ fn decode(bytes: &[u8], url_prefix: &str, strict_semver: bool) -> Result<RepoSta
                 stamp: v.file.stamp(),
                 file_name: v.file.name,
                 digest: v.digest,
-                yaml,
+                text,
             }));
         }
+        expect(&mut take, format.after_chart())?;
         charts.insert(cached.name, Arc::new(Chart { key, versions }));
     }
     if at != text.len() || texts.peek().is_some() {
@@ -245,5 +263,5 @@ fn decode(bytes: &[u8], url_prefix: &str, strict_semver: bool) -> Result<RepoSta
         .into_iter()
         .map(|s| Arc::new(Segment { first: s.first, piece: Piece::restore(s.text, s.deflate) }))
         .collect();
-    Ok(RepoState::restore(charts, files, broken, Segments::restore(list)))
+    Ok(RepoState::restore(charts, files, broken, Segments::restore(list, format)))
 }

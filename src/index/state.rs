@@ -11,6 +11,7 @@ use std::time::SystemTime;
 
 use super::charts::{Chart, Charts};
 use super::entry::{FileStamp, IndexedVersion};
+use super::render::Format;
 use super::segments::Segments;
 use super::settings::IndexSettings;
 use super::snapshot::RepoSnapshot;
@@ -34,6 +35,11 @@ pub struct RepoState {
 }
 
 impl RepoState {
+    /// An empty state whose index is written in `format`.
+    pub fn new(format: Format) -> RepoState {
+        RepoState { segments: Segments::new(format), ..RepoState::default() }
+    }
+
     /// A state read back from the start-up cache, whose segments already hold the text of
     /// `charts`; it is yet to be published.
     pub fn restore(charts: Charts, files: Files, broken: HashMap<String, FileStamp>, segments: Segments) -> RepoState {
@@ -119,7 +125,7 @@ impl RepoState {
         versions.insert(at, Arc::new(version));
         let chart = match key {
             Some(key) => Chart { key, versions },
-            None => Chart::new(&name, versions),
+            None => Chart::new(&name, versions, self.segments.format()),
         };
         self.charts.insert(name.clone(), Arc::new(chart));
         self.segments.mark(&name);
@@ -136,11 +142,12 @@ impl RepoState {
         for version in charts.iter().flat_map(|(_, versions)| versions) {
             self.files.insert(version.file_name.clone(), (version.name.clone(), version.version.clone()));
         }
+        let format = self.segments.format();
         self.charts = charts
             .into_iter()
             .filter(|(_, versions)| !versions.is_empty())
             .map(|(name, versions)| {
-                let chart = Arc::new(Chart::new(&name, versions));
+                let chart = Arc::new(Chart::new(&name, versions, format));
                 (name, chart)
             })
             .collect();

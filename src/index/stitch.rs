@@ -14,7 +14,7 @@ use super::blocks::Blocks;
 use super::crc::CrcPart;
 use super::encoding::Chunks;
 use super::piece::Piece;
-use super::render::{PREFIX, PREFIX_EMPTY};
+use super::render::Format;
 
 /// gzip member header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
@@ -24,9 +24,9 @@ const FINAL_BLOCK: [u8; 2] = [0x03, 0x00];
 /// An encoding's chunks, and the CRC-32 and length of all its bytes.
 pub type Stitched = (Chunks, CrcPart);
 
-/// `(identity, gzip)`: the index of `segments`, ending in `suffix`.
-pub fn stitch(segments: &Blocks, suffix: Bytes) -> (Stitched, Stitched) {
-    let prefix = Prefix::get(segments.is_empty());
+/// `(identity, gzip)`: the index of `segments` in `format`, ending in `suffix`.
+pub fn stitch(segments: &Blocks, suffix: Bytes, format: Format) -> (Stitched, Stitched) {
+    let prefix = Prefix::get(format, segments.is_empty());
     // The suffix (`generated:`, `serverInfo:`) changes at every publish and is ~100 bytes:
     // loading a dictionary for it would cost more than it saves.
     let suffix = Piece::new(suffix, b"");
@@ -59,10 +59,10 @@ struct Prefix {
 }
 
 impl Prefix {
-    fn get(empty: bool) -> &'static Prefix {
-        static FULL: OnceLock<Prefix> = OnceLock::new();
-        static EMPTY: OnceLock<Prefix> = OnceLock::new();
-        let (cell, text) = if empty { (&EMPTY, PREFIX_EMPTY) } else { (&FULL, PREFIX) };
+    fn get(format: Format, empty: bool) -> &'static Prefix {
+        static PREFIXES: [OnceLock<Prefix>; 4] = [const { OnceLock::new() }; 4];
+        let cell = &PREFIXES[usize::from(format == Format::Json) * 2 + usize::from(empty)];
+        let text = format.prefix(empty);
         cell.get_or_init(|| {
             let piece = Piece::new(Bytes::from_static(text), b"");
             let gzip_head = Bytes::from([&GZIP_HEADER[..], &piece.deflate].concat());

@@ -163,6 +163,7 @@ pub fn save(
             read.digest,
             SystemTime::now(),
             repository.url_prefix(),
+            repository.settings().format,
         );
         let (name, version_text) = (version.name.clone(), version.version.clone());
         // The package's write and fsyncs wait on the disk; meanwhile this thread indexes

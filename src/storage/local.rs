@@ -35,6 +35,17 @@ impl LocalStorage {
         Ok(storage)
     }
 
+    /// Opens an existing root folder only to read it: nothing is created or swept, since a
+    /// live server may be using it (`GEN_INDEX`). A missing or unreadable folder is an
+    /// error.
+    pub fn open_existing(root: &Path) -> io::Result<LocalStorage> {
+        if !fs::metadata(root)?.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a folder"));
+        }
+        fs::read_dir(root)?;
+        Ok(LocalStorage { root: root.to_path_buf(), next_temp: AtomicU64::new(0) })
+    }
+
     /// Whether the server can write to the root folder: a folder it cannot write (a volume
     /// owned by another user) still serves reads, but every upload would fail, so start-up
     /// says so at once. Tries to create and remove a dot-file.
