@@ -63,8 +63,9 @@ impl Listing {
 }
 
 /// `q`: chart names that hold this text, ignoring ASCII case (chart names are ASCII
-/// letters, digits, `-`, `_` and `.`). A scan of every name, which for 13,000 names is
-/// tens of microseconds: cheap enough to run per keystroke of the browse page's filter.
+/// letters, digits, `-`, `_` and `.`). A scan of every name per request: on 13,000 names
+/// a request that matches nothing took 1.5 ms (HTTP included, on a busy 2-core machine),
+/// cheap enough for each keystroke of the browse page's filter.
 #[derive(Debug, PartialEq, Eq)]
 pub struct NameFilter {
     needle: Vec<u8>,
