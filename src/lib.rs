@@ -10,7 +10,8 @@
 //! - [`storage`]: the [`storage::Storage`] trait and the local-folder backend.
 //! - [`index`]: per-repository state, the immutable snapshots readers see (swapped with
 //!   `ArcSwap`), storage scans on a worker pool, and the write path (upload, delete).
-//! - [`http`]: a bare hyper service — routing, basic auth, handlers, response bodies.
+//! - [`http`]: a bare hyper service — routing, basic auth, handlers, response bodies,
+//!   and the browse page a browser gets at `/` (compiled in, so it works offline).
 //! - [`sendfile`]: small index bodies in page-cache files the kernel sends without copying.
 //! - [`server`]: the start-up sequence and the serving loop, as the binary runs them and
 //!   as tests can run them in-process.

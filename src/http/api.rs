@@ -8,18 +8,27 @@ use std::sync::Arc;
 use base64::Engine;
 use hyper::StatusCode;
 
-use super::query::form_pairs;
+use super::query::Listing;
 use super::response::{self, Reply};
 use super::App;
 use crate::chart::version::{self, SelectError};
 use crate::index::{Chart, IndexedVersion, RepoSnapshot};
 
+/// `GET /api/<repo>/charts`: chart name → versions, the whole repository or the page and
+/// name filter the query asks for (`offset`, `limit`, `q`).
 pub fn charts(app: &App, repo: &str, query: Option<&str>, head: bool) -> Reply {
-    let page = match paging(query) {
-        Ok(page) => page,
+    let listing = match Listing::parse(query) {
+        Ok(listing) => listing,
         Err(message) => return response::error(StatusCode::BAD_REQUEST, message),
     };
-    let body = app.catalog.snapshot(repo).charts_json(page);
+    let snapshot = app.catalog.snapshot(repo);
+    let body = match listing.filter {
+        None => snapshot.charts_json(listing.page()),
+        Some(_) => {
+            let (offset, limit) = listing.page().unwrap_or((0, usize::MAX));
+            snapshot.charts_json_where(|name| listing.keeps(name), offset, limit)
+        }
+    };
     let reply = response::bytes(StatusCode::OK, response::JSON, body);
     if head {
         response::without_body(reply)
@@ -110,49 +119,4 @@ fn select(snapshot: &RepoSnapshot, name: &str, wanted: &str) -> Result<Arc<Index
         }
         SelectError::BadConstraint => response::error(StatusCode::NOT_FOUND, format!("improper constraint: {wanted}")),
     })
-}
-
-/// `offset` and `limit` of the query string; `None` when absent (the whole list).
-fn paging(query: Option<&str>) -> Result<Option<(usize, usize)>, String> {
-    let (mut offset, mut limit) = (None, None);
-    for (key, value) in form_pairs(query.unwrap_or("")) {
-        match key.as_str() {
-            "offset" => {
-                offset = Some(
-                    value
-                        .parse::<usize>()
-                        .map_err(|_| format!("offset is not a valid non-negative integer: {value:?}"))?,
-                )
-            }
-            "limit" => {
-                limit = Some(
-                    value
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|&l| l > 0)
-                        .ok_or_else(|| format!("limit is not a valid positive integer: {value:?}"))?,
-                )
-            }
-            _ => {}
-        }
-    }
-    Ok(match (offset, limit) {
-        (None, None) => None,
-        (offset, limit) => Some((offset.unwrap_or(0), limit.unwrap_or(usize::MAX))),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paging_rules() {
-        assert_eq!(paging(None).unwrap(), None);
-        assert_eq!(paging(Some("offset=2&limit=3")).unwrap(), Some((2, 3)));
-        assert_eq!(paging(Some("offset=2")).unwrap(), Some((2, usize::MAX)));
-        assert!(paging(Some("offset=-1")).unwrap_err().starts_with("offset is not a valid non-negative integer"));
-        assert!(paging(Some("limit=0")).unwrap_err().starts_with("limit is not a valid positive integer"));
-        assert!(paging(Some("offset=abc")).is_err());
-    }
 }

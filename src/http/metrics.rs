@@ -47,6 +47,7 @@ impl RouteClass {
             Route::ApiVersion { .. } if method == Method::DELETE => RouteClass::Delete,
             Route::ApiCharts { .. }
             | Route::ApiProvenance { .. }
+            | Route::ApiSummary { .. }
             | Route::ApiChart { .. }
             | Route::ApiVersion { .. }
             | Route::ApiTemplates { .. }

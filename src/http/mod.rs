@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod body;
+mod browse;
 mod conditional;
 mod delete;
 mod idle;
@@ -17,6 +18,7 @@ mod response;
 mod root;
 pub(crate) mod route;
 mod serve;
+mod summary;
 mod tls;
 mod upload;
 
@@ -158,7 +160,7 @@ impl App {
                 StatusCode::OK,
                 &serde_json::json!({ "version": concat!("v", env!("CARGO_PKG_VERSION")) }),
             ),
-            (Route::Root, Method::GET | Method::HEAD) => root::repositories(self),
+            (Route::Root, Method::GET | Method::HEAD) => browse::root(self, request.headers()),
             (Route::Index { repo }, Method::GET | Method::HEAD) => {
                 index_yaml::get(self, &repo, request.headers(), head)
             }
@@ -185,6 +187,9 @@ impl App {
                     upload::upload(&app, repo, request, upload::Target::Provenance).await
                 })
                 .with_allow_origin(allow_origin);
+            }
+            (Route::ApiSummary { repo }, Method::GET | Method::HEAD) => {
+                summary::summary(self, &repo, request.uri().query(), head)
             }
             (Route::ApiChart { repo, name }, Method::GET | Method::HEAD) => api::chart(self, &repo, &name, head),
             (Route::ApiVersion { repo, name, version }, Method::GET | Method::HEAD) => {

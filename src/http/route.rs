@@ -56,6 +56,11 @@ pub enum Route<'a> {
     ApiProvenance {
         repo: Cow<'a, str>,
     },
+    /// `/api/<repo>/summary`: a page of charts, each by its newest version, for the
+    /// browse page.
+    ApiSummary {
+        repo: Cow<'a, str>,
+    },
     NotFound,
 }
 
@@ -70,7 +75,8 @@ impl Route<'_> {
             | Route::ApiVersion { repo, .. }
             | Route::ApiTemplates { repo, .. }
             | Route::ApiValues { repo, .. }
-            | Route::ApiProvenance { repo } => repo,
+            | Route::ApiProvenance { repo }
+            | Route::ApiSummary { repo } => repo,
             _ => "",
         }
     }
@@ -84,6 +90,7 @@ impl Route<'_> {
                 | Route::ApiTemplates { .. }
                 | Route::ApiValues { .. }
                 | Route::ApiProvenance { .. }
+                | Route::ApiSummary { .. }
         )
     }
 }
@@ -155,6 +162,7 @@ fn resolve_at<'a>(path: &'a str, context_path: &str, depth: u8) -> Route<'a> {
             ["charts", _, _, "templates"] => Route::ApiTemplates { repo, name: at(1), version: at(2) },
             ["charts", _, _, "values"] => Route::ApiValues { repo, name: at(1), version: at(2) },
             ["prov"] => Route::ApiProvenance { repo },
+            ["summary"] => Route::ApiSummary { repo },
             _ => Route::NotFound,
         };
     }
@@ -205,6 +213,9 @@ mod tests {
             Route::ApiValues { repo: repo("o/r"), name: "x".into(), version: "1.0.0".into() }
         );
         assert_eq!(resolve("/api/a/prov", "", 1), Route::ApiProvenance { repo: repo("a") });
+        assert_eq!(resolve("/api/a/summary", "", 1), Route::ApiSummary { repo: repo("a") });
+        assert_eq!(resolve("/api/summary", "", 0), Route::ApiSummary { repo: repo("") });
+        assert_eq!(resolve("/api/o/r/summary", "", 2), Route::ApiSummary { repo: repo("o/r") });
         assert_eq!(resolve("/a/index.yaml/", "", 1), Route::NotFound);
         assert_eq!(resolve("/.cache/index.yaml", "", 1), Route::NotFound);
         assert_eq!(resolve("/%2e%2e/index.yaml", "", 1), Route::NotFound);

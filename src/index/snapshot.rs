@@ -70,6 +70,12 @@ impl RepoSnapshot {
             Some((offset, limit)) => charts_json(self.charts.iter().skip(offset).take(limit)),
         }
     }
+
+    /// [`RepoSnapshot::charts_json`] over the page `(offset, limit)` of the chart names
+    /// `keep` keeps.
+    pub fn charts_json_where(&self, keep: impl Fn(&str) -> bool, offset: usize, limit: usize) -> Bytes {
+        charts_json(self.charts.iter().filter(|(name, _)| keep(name)).skip(offset).take(limit))
+    }
 }
 
 fn charts_json<'a>(charts: impl Iterator<Item = (&'a String, &'a Arc<Chart>)>) -> Bytes {
