@@ -274,17 +274,7 @@ fn summary_pages_are_bounded_and_bad_numbers_are_refused() {
 /// The folder of tests/browser, once its setup (chromium, playwright-core) is done.
 fn browser_folder() -> &'static Path {
     static FOLDER: OnceLock<PathBuf> = OnceLock::new();
-    FOLDER.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/setup.sh");
-        let output = Command::new("bash").arg(&script).output().expect("run tests/browser/setup.sh");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "tests/browser/setup.sh failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        PathBuf::from(stdout.lines().last().expect("the folder").trim())
-    })
+    FOLDER.get_or_init(|| set_up("tests/browser/setup.sh"))
 }
 
 /// Where screenshots are kept: `<target>/browser-artifacts/`.

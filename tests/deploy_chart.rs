@@ -15,7 +15,6 @@ use base64::Engine;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -26,28 +25,10 @@ fn chart() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/helm/charthall")
 }
 
-/// The python of the Helm venv, made once per test binary (as tests/helm.rs does).
-fn helm_python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm/setup-venv.sh");
-        let output = Command::new("bash").arg(&script).output().expect("run setup-venv.sh");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "setup-venv.sh failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let python = PathBuf::from(stdout.lines().last().expect("python path").trim());
-        assert!(python.exists(), "{python:?} exists");
-        python
-    })
-}
-
 /// Runs deploy_chart.py; returns its exit code, stdout and stderr.
 fn deploy_chart(args: &[&str]) -> (Option<i32>, String, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm/deploy_chart.py");
-    let output = Command::new(helm_python()).arg(&script).args(args).output().expect("run deploy_chart.py");
+    let output = Command::new(tools_python()).arg(&script).args(args).output().expect("run deploy_chart.py");
     (
         output.status.code(),
         String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -12,24 +12,6 @@ use std::sync::OnceLock;
 // helpers
 // ---------------------------------------------------------------------------------------
 
-/// The python of the Helm venv, made once per test binary.
-fn helm_python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm/setup-venv.sh");
-        let output = Command::new("bash").arg(&script).output().expect("run setup-venv.sh");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "setup-venv.sh failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let python = PathBuf::from(stdout.lines().last().expect("python path").trim());
-        assert!(python.exists(), "{python:?} exists");
-        python
-    })
-}
-
 /// What one helm_flow.py run answered.
 struct Helm {
     code: Option<i32>,
@@ -59,7 +41,7 @@ impl Helm {
 /// Runs helm_flow.py with `args`, in `home` when given (else a throwaway home).
 fn helm(home: Option<&Path>, args: &[&str]) -> Helm {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm/helm_flow.py");
-    let mut command = Command::new(helm_python());
+    let mut command = Command::new(tools_python());
     command.arg(&script).args(["--timeout", "60"]);
     if let Some(home) = home {
         command.arg("--home").arg(home);

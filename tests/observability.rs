@@ -5,21 +5,9 @@ use common::*;
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// The python of the tests' tool venv (tests/helm/setup-venv.sh), made once.
-fn tools_python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm/setup-venv.sh");
-        let output = Command::new("bash").arg(&script).output().expect("run setup-venv.sh");
-        assert!(output.status.success(), "setup-venv.sh failed: {}", String::from_utf8_lossy(&output.stderr));
-        PathBuf::from(String::from_utf8_lossy(&output.stdout).lines().last().expect("python path").trim())
-    })
-}
 
 /// One sample of the exposition.
 #[derive(Debug)]

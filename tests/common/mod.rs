@@ -547,3 +547,22 @@ impl TestCa {
         (cert_file.to_string_lossy().into_owned(), key_file.to_string_lossy().into_owned())
     }
 }
+
+/// Runs a setup script of the repository's (`tests/…/setup*.sh`) once per test binary and
+/// returns the path it prints last: the tools the tests drive are installed on first use.
+pub fn set_up(script: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let output = Command::new("bash").arg(&path).output().unwrap_or_else(|e| panic!("run {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{script} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let last = PathBuf::from(stdout.lines().last().unwrap_or_else(|| panic!("{script} printed no path")).trim());
+    assert!(last.exists(), "{script} printed {last:?}, which does not exist");
+    last
+}
+
+/// The python of the tests' tool venv (tests/helm/setup-venv.sh): the real Helm client
+/// (helm-sdkpy) and the Prometheus text parser.
+pub fn tools_python() -> &'static Path {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| set_up("tests/helm/setup-venv.sh"))
+}
