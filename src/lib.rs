@@ -12,6 +12,8 @@
 //!   `ArcSwap`), storage scans on a worker pool, and the write path (upload, delete).
 //! - [`http`]: a bare hyper service — routing, basic auth, handlers, response bodies,
 //!   and the browse page a browser gets at `/` (compiled in, so it works offline).
+//! - [`log_sink`]: log lines buffered per thread and written by a thread of their own,
+//!   so logging a request never waits on the log's reader.
 //! - [`sendfile`]: small index bodies in page-cache files the kernel sends without copying.
 //! - [`server`]: the start-up sequence and the serving loop, as the binary runs them and
 //!   as tests can run them in-process.
@@ -25,6 +27,7 @@ pub mod config;
 pub mod gen_index;
 pub mod http;
 pub mod index;
+pub mod log_sink;
 pub mod sendfile;
 pub mod server;
 pub mod storage;

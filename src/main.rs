@@ -2,6 +2,7 @@
 //! SIGINT or SIGTERM — or, with `GEN_INDEX`, print the index and exit.
 
 use charthall::config::Config;
+use charthall::log_sink;
 use charthall::server::Server;
 
 /// mimalloc, because glibc's malloc kept gigabytes of freed start-up buffers resident on a
@@ -64,19 +65,15 @@ async fn shutdown_signal() {
     }
 }
 
-/// Logs to standard error through a writer thread: a request's line is handed over in
-/// memory, so a slow reader of the log (a full pipe, a busy log shipper) never stalls a
-/// request. When the writer falls 128,000 lines behind, lines are dropped and counted
-/// rather than waited for. The returned guard writes out what is left when dropped.
-fn init_logging(json: bool, level: &str) -> tracing_appender::non_blocking::WorkerGuard {
+/// Logs to standard error through the log sink: lines are buffered and written by a
+/// thread of their own, so a slow reader of the log (a full pipe, a busy log shipper)
+/// never stalls a request. The returned guard writes out what is left when dropped.
+fn init_logging(json: bool, level: &str) -> log_sink::Guard {
+    let guard = log_sink::install(json);
+    let sink = log_sink::get().expect("just installed");
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let buffered = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(true)
-        .thread_name("charthall-log")
-        .finish(buffered);
     let filter = tracing_subscriber::EnvFilter::new(level);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(sink.make_writer()).with_ansi(ansi);
     if json {
         // Fields at the top level of each object, next to `timestamp`, `level` and
         // `target`, as log shippers expect them.

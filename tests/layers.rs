@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules, lowest first.
 const CRATE_STACK: &[&str] =
-    &["sendfile", "config", "chart", "storage", "index", "http", "server", "gen_index", "fuzzing"];
+    &["log_sink", "sendfile", "config", "chart", "storage", "index", "http", "server", "gen_index", "fuzzing"];
 
 /// The code of a source file without comments and without its `#[cfg(test)]` part.
 fn code(path: &Path) -> String {
