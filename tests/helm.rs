@@ -54,14 +54,19 @@ fn helm(home: Option<&Path>, args: &[&str]) -> Helm {
     }
 }
 
-/// `repo add` + `repo update` + `show chart NAME/CHART`.
-fn repo_flow(url: &str, chart: &str, version: &str, creds: Option<(&str, &str)>) -> Helm {
+/// `repo add` + `repo update` + `show chart NAME/CHART`, in `home` when given.
+fn repo_flow_in(home: Option<&Path>, url: &str, chart: &str, version: &str, creds: Option<(&str, &str)>) -> Helm {
     let mut args =
         vec!["repo-flow", "--url", url, "--name", "charthall", "--chart", chart, "--expect-version", version];
     if let Some((user, pass)) = creds {
         args.extend(["--username", user, "--password", pass]);
     }
-    helm(None, &args)
+    helm(home, &args)
+}
+
+/// `repo add` + `repo update` + `show chart NAME/CHART` in a throwaway home.
+fn repo_flow(url: &str, chart: &str, version: &str, creds: Option<(&str, &str)>) -> Helm {
+    repo_flow_in(None, url, chart, version, creds)
 }
 
 /// A chart directory as a person writes it.
@@ -193,11 +198,7 @@ fn helm_reads_a_json_index() {
 
     let home = tempfile::tempdir().unwrap();
     let url = server.url("/team");
-    let out = helm(
-        Some(home.path()),
-        &["repo-flow", "--url", &url, "--name", "charthall", "--chart", "webapp", "--expect-version", "0.3.1"],
-    )
-    .ok();
+    let out = repo_flow_in(Some(home.path()), &url, "webapp", "0.3.1", None).ok();
     assert_eq!(out["updated"], true);
     assert_shown(&out, "webapp", "0.3.1");
     assert_eq!(out["chart"]["appVersion"], "2.4.1");
@@ -369,11 +370,7 @@ fn helm_sees_a_version_uploaded_after_repo_add() {
     assert_created(server.upload("team", &packaged("webapp", "0.3.1")));
     let home = tempfile::tempdir().unwrap();
     let url = server.url("/team");
-    let out = helm(
-        Some(home.path()),
-        &["repo-flow", "--url", &url, "--name", "charthall", "--chart", "webapp", "--expect-version", "0.3.1"],
-    )
-    .ok();
+    let out = repo_flow_in(Some(home.path()), &url, "webapp", "0.3.1", None).ok();
     assert_shown(&out, "webapp", "0.3.1");
 
     assert_created(server.upload("team", &packaged("webapp", "0.4.0")));

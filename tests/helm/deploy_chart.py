@@ -23,7 +23,6 @@ Exit status: 0 ok, 1 a Helm call failed (its error text on stderr), 124 timeout.
 """
 
 import argparse
-import asyncio
 import json
 import os
 import signal
@@ -34,9 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from helm_flow import make_home  # noqa: E402  (one way to isolate a Helm home)
+from helm_flow import call, fail, make_home  # noqa: E402  (one way to isolate a Helm home, one way to report a failed call)
 
-EXIT_HELM = 1
 EXIT_TIMEOUT = 124
 
 # What the stand-in API server serves: kind, resource and group/version of everything
@@ -205,18 +203,6 @@ users:
   user:
     token: fake
 """
-
-
-def fail(step, err):
-    print(f"deploy_chart: {step} failed: {err}", file=sys.stderr)
-    sys.exit(EXIT_HELM)
-
-
-def call(step, coro):
-    try:
-        return asyncio.run(coro)
-    except Exception as e:  # helm_sdkpy raises HelmError subclasses
-        fail(step, f"{type(e).__name__}: {e}")
 
 
 def main(argv=None):
