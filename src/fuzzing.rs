@@ -54,7 +54,7 @@ pub fn package_reader(data: &[u8]) {
     };
     let metadata = package.metadata;
     let file_name = metadata.file_name();
-    let stamp = FileStamp { size: bytes.len() as u64, modified: SystemTime::UNIX_EPOCH };
+    let stamp = FileStamp { size: bytes.len() as u64, modified: SystemTime::UNIX_EPOCH, tag: 0 };
     let created = SystemTime::UNIX_EPOCH + Duration::from_nanos(1_234_567_890);
     let new = |format| {
         let version = package.version.clone();

@@ -16,7 +16,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::Config;
 use crate::http::{serve, tls_acceptor, App, Auth};
 use crate::index::{Catalog, Format, IndexSettings, Limits, Options};
-use crate::storage::LocalStorage;
+use crate::storage::{BucketSettings, LocalStorage, ObjectStorage, Storage};
 
 /// Connections the kernel may hold for the server before it accepts them.
 const ACCEPT_QUEUE: u32 = 4096;
@@ -63,25 +63,16 @@ impl Server {
         };
         let auth = Auth::from_config(&config)?;
         let root = &config.storage_local_rootdir;
-        let storage = LocalStorage::open(root, config.depth)
-            .map_err(|e| format!("cannot use STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
-        if let Err(error) = storage.check_writable() {
-            // A read-only folder is a legitimate mirror: serve it, but say at once what will
-            // fail, and who the server runs as.
-            // SAFETY: getuid has no preconditions and cannot fail.
-            let uid = unsafe { libc::getuid() };
-            tracing::warn!(root = %root.display(), uid, %error,
-                "the storage folder is not writable by this user: uploads and deletes will fail, reads are served");
-        }
+        let (storage, place) = open_storage(&config)?;
         crate::sendfile::spool_in(root);
-        let catalog = Arc::new(Catalog::new(Arc::new(storage), index_settings(&config), index_options(&config)));
+        let catalog = Arc::new(Catalog::new(storage, index_settings(&config), index_options(&config)));
         let started = Instant::now();
-        catalog.start().map_err(|e| format!("cannot read STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
+        catalog.start().map_err(|e| format!("cannot read {place}: {e}"))?;
         release_freed_memory();
         tracing::info!(
             repositories = catalog.names().len(),
             seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
-            root = %root.display(),
+            storage = %place,
             depth = config.depth,
             "storage indexed"
         );
@@ -122,17 +113,63 @@ impl Server {
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(%address, scheme, "serving");
-        let interval = app.config.cache_interval;
+        let mut interval = app.config.cache_interval;
+        if interval.is_zero() && catalog.is_shared() {
+            interval = SHARED_RESCAN_INTERVAL;
+        }
         let rescans = (!interval.is_zero()).then(|| tokio::spawn(rescan_every(catalog.clone(), interval)));
+        let follower = catalog.is_shared().then(|| Follower::start(catalog.clone(), app.config.replica_poll_interval));
         let cache_writer = CacheWriter::start(catalog.clone());
         let served = serve(app, listener, tls, shutdown).await.map_err(|e| e.to_string());
         if let Some(rescans) = rescans {
             rescans.abort();
         }
+        if let Some(follower) = follower {
+            follower.stop();
+        }
         cache_writer.stop();
         tokio::task::spawn_blocking(move || catalog.save_caches()).await.map_err(|e| e.to_string())?;
         served
     }
+}
+
+/// Opens the storage the configuration names, and says what it is for messages.
+fn open_storage(config: &Config) -> Result<(Arc<dyn Storage>, String), String> {
+    let root = &config.storage_local_rootdir;
+    if config.shared_storage() {
+        let bucket = config.storage_amazon_bucket.clone().unwrap_or_default();
+        let place = format!("bucket {bucket} (prefix {:?})", config.storage_amazon_prefix);
+        let settings = BucketSettings {
+            bucket,
+            prefix: config.storage_amazon_prefix.clone(),
+            region: config.storage_amazon_region.clone(),
+            endpoint: config.storage_amazon_endpoint.clone(),
+            path_style: config.storage_amazon_force_path_style,
+            // Uploads are received on local disk before they go to the bucket.
+            spool_dir: root.join(".spool"),
+        };
+        let storage = ObjectStorage::open(&settings).map_err(|e| {
+            format!("cannot use {place} (STORAGE_AMAZON_BUCKET, STORAGE_AMAZON_ENDPOINT, AWS_ACCESS_KEY_ID): {e}")
+        })?;
+        if storage.conditional_create() {
+            tracing::info!(storage = %place, "the bucket honours conditional writes: racing creates of one version get one 201 and 409s");
+        } else {
+            tracing::warn!(storage = %place,
+                "the bucket ignores conditional writes (If-None-Match): racing creates of one version through two replicas can both answer 201, and the later write is kept");
+        }
+        return Ok((Arc::new(storage), place));
+    }
+    let storage = LocalStorage::open(root, config.depth)
+        .map_err(|e| format!("cannot use STORAGE_LOCAL_ROOTDIR {}: {e}", root.display()))?;
+    if let Err(error) = storage.check_writable() {
+        // A read-only folder is a legitimate mirror: serve it, but say at once what will
+        // fail, and who the server runs as.
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::getuid() };
+        tracing::warn!(root = %root.display(), uid, %error,
+            "the storage folder is not writable by this user: uploads and deletes will fail, reads are served");
+    }
+    Ok((Arc::new(storage), format!("STORAGE_LOCAL_ROOTDIR {}", root.display())))
 }
 
 /// Raises the soft limit on open files to the hard one, as Go programs do at start: every
@@ -174,6 +211,65 @@ async fn rescan_every(catalog: Arc<Catalog>, interval: Duration) {
             Ok(Err(error)) => tracing::warn!(%error, "rescan of storage failed"),
             Err(error) => tracing::error!(%error, "rescan panicked"),
         }
+    }
+}
+
+/// On a shared bucket, the full rescan that backs up the journal when `CACHE_INTERVAL` is
+/// not set: it finds what a record lost (its writer crashed between the object and the
+/// record) or a replica away too long missed.
+const SHARED_RESCAN_INTERVAL: Duration = Duration::from_secs(10 * 60);
+
+/// A thread that takes in other replicas' changes every `REPLICA_POLL_INTERVAL`; it ends
+/// when told to stop.
+struct Follower {
+    stop: crossbeam_channel::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Follower {
+    fn start(catalog: Arc<Catalog>, every: Duration) -> Follower {
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let thread = std::thread::Builder::new()
+            .name("follower".into())
+            .spawn(move || {
+                let mut last_read = Instant::now();
+                let mut failing = false;
+                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    match catalog.follow() {
+                        Ok(changed) => {
+                            if failing {
+                                tracing::info!("reading the journal of other replicas' changes works again");
+                            }
+                            if last_read.elapsed() > crate::storage::JOURNAL_GAP {
+                                // Records may have been swept before this replica read them.
+                                tracing::warn!("the journal was out of reach for long: rescanning the bucket");
+                                if let Err(error) = catalog.rescan() {
+                                    tracing::warn!(%error, "rescan of storage failed");
+                                    continue;
+                                }
+                            }
+                            if changed > 0 {
+                                tracing::debug!(changed, "took in other replicas' changes");
+                            }
+                            failing = false;
+                            last_read = Instant::now();
+                        }
+                        Err(error) => {
+                            if !failing {
+                                tracing::warn!(%error, "cannot read the journal of other replicas' changes; retrying");
+                            }
+                            failing = true;
+                        }
+                    }
+                }
+            })
+            .expect("spawn the follower thread");
+        Follower { stop, thread }
+    }
+
+    fn stop(self) {
+        drop(self.stop);
+        let _ = self.thread.join();
     }
 }
 

@@ -55,7 +55,8 @@ fn each_unsupported_chartmuseum_setting_stops_start_up_naming_itself() {
         (&[("ALWAYS_REGENERATE_CHART_INDEX", "true")], "ALWAYS_REGENERATE_CHART_INDEX"),
         (&[("WEB_TEMPLATE_PATH", "/web")], "WEB_TEMPLATE_PATH (--web-template-path) = \"/web\" is not supported"),
         (&[("ARTIFACT_HUB_REPO_ID", "x")], "ARTIFACT_HUB_REPO_ID (--artifact-hub-repo-id) = \"x\" is not supported"),
-        (&[("STORAGE", "amazon")], "the amazon backend is not supported yet"),
+        (&[("STORAGE", "amazon")], "STORAGE=amazon needs STORAGE_AMAZON_BUCKET"),
+        (&[("STORAGE", "google")], "the google backend is not supported yet"),
         (&[("STORAGE", "garage")], "unsupported storage backend: garage"),
         (&[("AUTH_ACTIONS_SEARCH_PATH", "access[].actions[]")], "AUTH_ACTIONS_SEARCH_PATH = \"access[].actions[]\""),
         (&[("BEARER_AUTH", "true"), ("AUTH_REALM", "r")], "missing: AUTH_SERVICE, AUTH_CERT_PATH"),
@@ -92,7 +93,7 @@ fn chartmuseum_flags_with_no_effect_here_are_accepted_and_said_so() {
     let log = server.log();
     for said in [
         "LOG_LATENCY_INTEGER (--log-latency-integer) = \"true\" has no effect in ChartHall",
-        "STORAGE_AMAZON_BUCKET (--storage-amazon-bucket) = \"b\" has no effect",
+        "STORAGE_AMAZON_BUCKET = \"b\" has no effect with STORAGE=local",
         "WRITE_TIMEOUT (--write-timeout) = \"60\" has no effect",
     ] {
         assert!(log.contains(said), "{said:?} not in the log:\n{log}");

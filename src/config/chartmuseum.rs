@@ -35,7 +35,7 @@ pub struct Foreign {
 }
 
 const SOON: &str = "not supported yet";
-const STORE: &str = "only matters with its STORAGE backend; ChartHall serves a local folder (STORAGE=local)";
+const STORE: &str = "only matters with its STORAGE backend; ChartHall serves a local folder (STORAGE=local) or an S3-compatible bucket (STORAGE=amazon)";
 
 macro_rules! foreign {
     ($($env:literal, $flag:literal, $kind:ident, $verdict:expr;)*) => {
@@ -57,12 +57,7 @@ pub const FOREIGN: &[Foreign] = foreign![
     "CACHE_REDIS_ADDR", "cache-redis-addr", Value, Verdict::NoEffect("ChartHall needs no external cache");
     "CACHE_REDIS_PASSWORD", "cache-redis-password", Value, Verdict::NoEffect("ChartHall needs no external cache");
     "CACHE_REDIS_DB", "cache-redis-db", Value, Verdict::NoEffect("ChartHall needs no external cache");
-    "STORAGE_AMAZON_BUCKET", "storage-amazon-bucket", Value, Verdict::NoEffect(STORE);
-    "STORAGE_AMAZON_PREFIX", "storage-amazon-prefix", Value, Verdict::NoEffect(STORE);
-    "STORAGE_AMAZON_REGION", "storage-amazon-region", Value, Verdict::NoEffect(STORE);
-    "STORAGE_AMAZON_ENDPOINT", "storage-amazon-endpoint", Value, Verdict::NoEffect(STORE);
-    "STORAGE_AMAZON_SSE", "storage-amazon-sse", Value, Verdict::NoEffect(STORE);
-    "STORAGE_AMAZON_FORCE_PATH_STYLE", "storage-amazon-force-path-style", Switch, Verdict::NoEffect(STORE);
+    "STORAGE_AMAZON_SSE", "storage-amazon-sse", Value, Verdict::Refused("server-side encryption settings are not supported yet: set the bucket's default encryption instead");
     "STORAGE_GOOGLE_BUCKET", "storage-google-bucket", Value, Verdict::NoEffect(STORE);
     "STORAGE_GOOGLE_PREFIX", "storage-google-prefix", Value, Verdict::NoEffect(STORE);
     "STORAGE_ORACLE_BUCKET", "storage-oracle-bucket", Value, Verdict::NoEffect(STORE);
@@ -192,13 +187,13 @@ mod tests {
     #[test]
     fn no_effect_flags_are_taken_out_and_reported() {
         let (kept, found) = screen(
-            args(&["charthall", "--log-latency-integer", "--port", "9", "--storage-amazon-bucket", "b"]),
+            args(&["charthall", "--log-latency-integer", "--port", "9", "--storage-google-bucket", "b"]),
             |_| None,
         )
         .unwrap();
         assert_eq!(kept, args(&["charthall", "--port", "9"]));
         let envs: Vec<&str> = found.iter().map(|f| f.setting.env).collect();
-        assert_eq!(envs, ["LOG_LATENCY_INTEGER", "STORAGE_AMAZON_BUCKET"]);
+        assert_eq!(envs, ["LOG_LATENCY_INTEGER", "STORAGE_GOOGLE_BUCKET"]);
         assert!(note(&found[0]).starts_with("LOG_LATENCY_INTEGER (--log-latency-integer) = \"true\" has no effect"));
     }
 

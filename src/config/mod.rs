@@ -33,9 +33,36 @@ pub struct Config {
     #[arg(long, env = "LISTEN_HOST", value_name = "LISTEN_HOST", default_value = "0.0.0.0")]
     pub listen_host: String,
 
-    /// Storage backend (only `local` for now).
+    /// Storage backend: `local` (a folder) or `amazon` (an S3-compatible bucket, shared by
+    /// any number of replicas).
     #[arg(long, env = "STORAGE", value_name = "STORAGE", default_value = "local", value_parser = parse_storage)]
     pub storage: String,
+
+    /// Bucket that holds the repositories (STORAGE=amazon); credentials come from
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "STORAGE_AMAZON_BUCKET", value_name = "STORAGE_AMAZON_BUCKET")]
+    pub storage_amazon_bucket: Option<String>,
+
+    /// Key prefix inside the bucket under which the repositories lie.
+    #[arg(long, env = "STORAGE_AMAZON_PREFIX", value_name = "STORAGE_AMAZON_PREFIX", default_value = "")]
+    pub storage_amazon_prefix: String,
+
+    /// The bucket's region.
+    #[arg(long, env = "STORAGE_AMAZON_REGION", value_name = "STORAGE_AMAZON_REGION")]
+    pub storage_amazon_region: Option<String>,
+
+    /// An S3-compatible endpoint other than AWS (MinIO, Garage, R2), e.g. `http://10.0.0.5:3900`.
+    #[arg(long, env = "STORAGE_AMAZON_ENDPOINT", value_name = "STORAGE_AMAZON_ENDPOINT")]
+    pub storage_amazon_endpoint: Option<String>,
+
+    /// Address the bucket as `endpoint/bucket` rather than `bucket.endpoint`.
+    #[arg(long, env = "STORAGE_AMAZON_FORCE_PATH_STYLE", value_name = "STORAGE_AMAZON_FORCE_PATH_STYLE", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub storage_amazon_force_path_style: bool,
+
+    /// How often a replica on a shared bucket looks for changes made through the others
+    /// (one small HEAD request each time when nothing changed).
+    #[arg(long, env = "REPLICA_POLL_INTERVAL", value_name = "REPLICA_POLL_INTERVAL", default_value = "200ms", value_parser = parse_duration)]
+    pub replica_poll_interval: Duration,
 
     /// Folder that holds the repositories; created on start.
     #[arg(long, env = "STORAGE_LOCAL_ROOTDIR", value_name = "STORAGE_LOCAL_ROOTDIR", default_value = "./charts-data")]
@@ -327,6 +354,24 @@ impl Config {
                 config.depth
             ));
         }
+        if config.storage == "local" {
+            if let Some(bucket) = &config.storage_amazon_bucket {
+                config.notes.push(format!(
+                    "STORAGE_AMAZON_BUCKET = {bucket:?} has no effect with STORAGE=local: set STORAGE=amazon to serve the bucket"
+                ));
+            }
+        }
+        if config.storage == "amazon" {
+            if config.storage_amazon_bucket.as_deref().unwrap_or("").is_empty() {
+                return Err("STORAGE=amazon needs STORAGE_AMAZON_BUCKET, the bucket that holds the charts".into());
+            }
+            if config.gen_index {
+                return Err("GEN_INDEX prints the index of a local folder (STORAGE=local)".into());
+            }
+            if config.replica_poll_interval.is_zero() {
+                return Err("REPLICA_POLL_INTERVAL must be more than 0: replicas on a bucket must look for each other's changes".into());
+            }
+        }
         if config.index_limit == 0 {
             config.index_limit = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         }
@@ -353,6 +398,11 @@ impl Config {
         self.log_level.as_deref().unwrap_or(if self.debug { "debug" } else { "info" })
     }
 
+    /// Whether the charts live in a bucket shared with other replicas.
+    pub fn shared_storage(&self) -> bool {
+        self.storage == "amazon"
+    }
+
     /// Whether an upload may replace an existing version.
     pub fn may_overwrite(&self, force_requested: bool) -> bool {
         self.allow_overwrite || (force_requested && !self.disable_force_overwrite)
@@ -371,16 +421,18 @@ fn name_the_variable(message: String) -> String {
     message
 }
 
-/// `local`; ChartMuseum's other backends are refused by name.
+/// `local` or `amazon`; ChartMuseum's other backends are refused by name.
 fn parse_storage(value: &str) -> Result<String, String> {
     const CHARTMUSEUM: &[&str] =
-        &["amazon", "google", "oracle", "microsoft", "alibaba", "openstack", "baidu", "etcd", "tencent"];
+        &["google", "oracle", "microsoft", "alibaba", "openstack", "baidu", "etcd", "tencent"];
     match value.trim() {
         "local" => Ok("local".into()),
-        other if CHARTMUSEUM.contains(&other) => {
-            Err(format!("the {other} backend is not supported yet: ChartHall serves a local folder (STORAGE=local)"))
-        }
-        other => Err(format!("unsupported storage backend: {other} (use local)")),
+        "amazon" | "s3" => Ok("amazon".into()),
+        other if CHARTMUSEUM.contains(&other) => Err(format!(
+            "the {other} backend is not supported yet: ChartHall serves a local folder (STORAGE=local) \
+             or an S3-compatible bucket (STORAGE=amazon)"
+        )),
+        other => Err(format!("unsupported storage backend: {other} (use local or amazon)")),
     }
 }
 

@@ -1,11 +1,12 @@
-//! The response body type: whole `Bytes` from a snapshot (zero-copy), or a file streamed
-//! from storage in bounded chunks.
+//! The response body type: whole `Bytes` from a snapshot (zero-copy), or an object streamed
+//! from storage (a file, or a bucket's response) in bounded chunks.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 use http_body::{Frame, SizeHint};
 use tokio_util::io::ReaderStream;
 
@@ -27,7 +28,7 @@ pub enum Body {
         since_yield: usize,
     },
     File {
-        stream: ReaderStream<tokio::fs::File>,
+        stream: BoxStream<'static, std::io::Result<Bytes>>,
         remaining: u64,
     },
 }
@@ -43,7 +44,12 @@ impl Body {
 
     pub fn file(file: std::fs::File, size: u64) -> Body {
         let file = tokio::fs::File::from_std(file);
-        Body::File { stream: ReaderStream::with_capacity(file, 64 * 1024), remaining: size }
+        Body::stream(ReaderStream::with_capacity(file, 64 * 1024).boxed(), size)
+    }
+
+    /// An object streamed from a bucket as the store sends it.
+    pub fn stream(stream: BoxStream<'static, std::io::Result<Bytes>>, size: u64) -> Body {
+        Body::File { stream, remaining: size }
     }
 }
 
@@ -73,7 +79,7 @@ impl http_body::Body for Body {
                 }
                 Poll::Ready(None)
             }
-            Body::File { stream, remaining } => match Pin::new(stream).poll_next(cx) {
+            Body::File { stream, remaining } => match stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     *remaining = remaining.saturating_sub(chunk.len() as u64);
                     Poll::Ready(Some(Ok(Frame::data(chunk))))

@@ -12,7 +12,7 @@ use super::body::Body;
 use super::conditional::is_fresh;
 use super::response::{self, Reply};
 use super::App;
-use crate::storage::is_chart_object;
+use crate::storage::{is_chart_object, Opened};
 
 pub async fn download(app: &App, repo: String, file: String, headers: &HeaderMap, head: bool) -> Reply {
     if !is_chart_object(&file) {
@@ -23,11 +23,7 @@ pub async fn download(app: &App, repo: String, file: String, headers: &HeaderMap
             ),
         );
     }
-    let etag = app
-        .catalog
-        .snapshot(&repo)
-        .by_file(&file)
-        .and_then(|version| HeaderValue::from_str(&format!("\"{}\"", version.digest_hex())).ok());
+    let etag = indexed_etag(app, &repo, &file);
     let cache_control = cache_control(app, etag.is_some());
     if let Some(etag) = &etag {
         if is_fresh(headers, etag, None) {
@@ -39,8 +35,10 @@ pub async fn download(app: &App, repo: String, file: String, headers: &HeaderMap
         }
     }
     let catalog = app.catalog.clone();
-    let opened = tokio::task::spawn_blocking(move || catalog.open(&repo, &file)).await.expect("storage task");
-    let (file, info) = match opened {
+    let (opening_repo, opening_file) = (repo.clone(), file.clone());
+    let opened =
+        tokio::task::spawn_blocking(move || catalog.open(&opening_repo, &opening_file)).await.expect("storage task");
+    let (opened, info) = match opened {
         Ok(found) => found,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return response::error(StatusCode::NOT_FOUND, "object not found")
@@ -48,7 +46,14 @@ pub async fn download(app: &App, repo: String, file: String, headers: &HeaderMap
         Err(e) => return response::storage_error(&e),
     };
     let content_type = if info.name.ends_with(".prov") { "application/pgp-signature" } else { "application/gzip" };
-    let mut reply = Response::new(if head { Body::Empty } else { Body::file(file, info.size) });
+    // Opening may have indexed the file again (a bucket's copy replaced by another replica).
+    let etag = indexed_etag(app, &repo, &file);
+    let body = match opened {
+        _ if head => Body::Empty,
+        Opened::File(file) => Body::file(file, info.size),
+        Opened::Stream(stream) => Body::stream(stream, info.size),
+    };
+    let mut reply = Response::new(body);
     let headers = reply.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(info.size));
@@ -60,6 +65,13 @@ pub async fn download(app: &App, repo: String, file: String, headers: &HeaderMap
         headers.insert(LAST_MODIFIED, date);
     }
     reply
+}
+
+/// The indexed digest of `file`, as an ETag.
+fn indexed_etag(app: &App, repo: &str, file: &str) -> Option<HeaderValue> {
+    let snapshot = app.catalog.snapshot(repo);
+    let version = snapshot.by_file(file)?;
+    HeaderValue::from_str(&format!("\"{}\"", version.digest_hex())).ok()
 }
 
 fn cache_control(app: &App, indexed: bool) -> HeaderValue {

@@ -16,9 +16,9 @@ use super::repository::Repository;
 use super::settings::IndexSettings;
 use super::snapshot::RepoSnapshot;
 use super::writes::{self, DeleteError, Limits, SaveError, Upload};
-use super::{scan, startup_cache};
+use super::{replicas, scan, startup_cache};
 use crate::chart::package::{self, ChartPackage, Keep};
-use crate::storage::{ObjectInfo, Spool, Storage};
+use crate::storage::{JournalCursor, ObjectInfo, Opened, Spool, Storage};
 
 /// How a catalog works, beyond what its index text holds.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +43,13 @@ pub struct Catalog {
     /// remembered, so a scan of random URLs cannot grow the map.
     empty: Arc<RepoSnapshot>,
     progress: ScanProgress,
+    /// Where this replica is in the journal of a shared bucket (`None` without one).
+    journal_cursor: Mutex<Option<JournalCursor>>,
 }
+
+/// Tries at writing a journal record before giving up (the change is stored either way;
+/// other replicas then see it at their next full rescan).
+const JOURNAL_TRIES: usize = 3;
 
 impl Catalog {
     pub fn new(storage: Arc<dyn Storage>, settings: IndexSettings, options: Options) -> Catalog {
@@ -55,6 +61,7 @@ impl Catalog {
             repositories: ArcSwap::from_pointee(HashMap::new()),
             creating: Mutex::new(()),
             progress: ScanProgress::default(),
+            journal_cursor: Mutex::new(None),
         }
     }
 
@@ -96,6 +103,10 @@ impl Catalog {
     /// was written.
     pub fn start(&self) -> io::Result<()> {
         let started = std::time::Instant::now();
+        if self.storage.journal().is_some() {
+            // Before the scan: what other replicas change during it is read again after.
+            *self.journal_cursor.lock().unwrap_or_else(|p| p.into_inner()) = Some(JournalCursor::now());
+        }
         for name in self.storage.repositories(self.options.depth)? {
             let repository = self.get_or_create(&name);
             if self.options.startup_cache {
@@ -139,14 +150,55 @@ impl Catalog {
     /// Checks and saves an upload into `repo`, which its first upload creates. Blocks.
     pub fn save(&self, repo: &str, upload: Upload, overwrite: bool) -> Result<(), SaveError> {
         let checked = upload.check(self.settings.strict_semver)?;
-        writes::save(&self.get_or_create(repo), &*self.storage, checked, overwrite, self.options.limits)
+        let repository = self.get_or_create(repo);
+        let touched = writes::save(&repository, &*self.storage, checked, overwrite, self.options.limits)?;
+        self.announce(&repository, &touched);
+        Ok(())
     }
 
     /// Deletes a version of a chart and its provenance file. Blocks.
     pub fn delete(&self, repo: &str, name: &str, version: &str) -> Result<(), DeleteError> {
         let not_found = || DeleteError::NotFound(format!("chart version not found: {name} {version}"));
         let repository = self.get(repo).ok_or_else(not_found)?;
-        writes::delete(&repository, &*self.storage, name, version)
+        let deleted = writes::delete(&repository, &*self.storage, name, version)?;
+        self.announce(&repository, &[deleted]);
+        Ok(())
+    }
+
+    /// Tells the other replicas on a shared bucket that `files` changed, before the
+    /// writer answers: so an acknowledged change reaches every replica's index.
+    fn announce(&self, repository: &Repository, files: &[String]) {
+        let Some(journal) = self.storage.journal() else { return };
+        for file in files {
+            let record = replicas::record(repository, file);
+            let mut tries = 0;
+            while let Err(error) = journal.append(record.clone()) {
+                tries += 1;
+                if tries == JOURNAL_TRIES {
+                    tracing::error!(repo = %repository.name(), %file, %error,
+                        "could not tell the other replicas of a change: they see it at their next full rescan");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Takes in what other replicas changed since the last call (nothing without a shared
+    /// bucket). Returns how many files changed in the index. Blocks.
+    pub fn follow(&self) -> io::Result<usize> {
+        let Some(journal) = self.storage.journal() else { return Ok(0) };
+        let mut cursor = self.journal_cursor.lock().unwrap_or_else(|p| p.into_inner());
+        let cursor = cursor.get_or_insert_with(JournalCursor::now);
+        let records = journal.read_new(cursor)?;
+        if records.is_empty() {
+            return Ok(0);
+        }
+        replicas::apply(&*self.storage, records, |name| self.get_or_create(name))
+    }
+
+    /// Whether this catalog shares its storage with other replicas.
+    pub fn is_shared(&self) -> bool {
+        self.storage.journal().is_some()
     }
 
     /// A temporary file to receive an upload's part into. Blocks.
@@ -154,8 +206,19 @@ impl Catalog {
         self.storage.spool()
     }
 
-    /// Opens a stored package or provenance file for streaming. Blocks.
-    pub fn open(&self, repo: &str, file: &str) -> io::Result<(std::fs::File, ObjectInfo)> {
+    /// Opens a stored package or provenance file for streaming, as the index describes
+    /// it: when a bucket holds other bytes under an indexed name than the index was made
+    /// from (another replica replaced them a moment ago), the file is indexed again first,
+    /// so the digest served matches the bytes served. Blocks.
+    pub fn open(&self, repo: &str, file: &str) -> io::Result<(Opened, ObjectInfo)> {
+        let (opened, info) = self.storage.open(repo, file)?;
+        let Some(repository) = self.get(repo) else { return Ok((opened, info)) };
+        let indexed = repository.snapshot().by_file(file).map(|version| version.stamp.tag);
+        if info.tag == 0 || indexed.is_none_or(|tag| tag == info.tag) {
+            return Ok((opened, info));
+        }
+        drop(opened);
+        replicas::refresh(&*self.storage, &repository, replicas::unrecorded([file.to_string()]))?;
         self.storage.open(repo, file)
     }
 

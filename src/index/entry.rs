@@ -11,12 +11,22 @@ use bytes::Bytes;
 
 use super::render::Format;
 use crate::chart::ChartVersionEntry;
+use crate::storage::ObjectInfo;
 
 /// What identifies the bytes a version was read from, to notice changes behind our back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileStamp {
     pub size: u64,
     pub modified: SystemTime,
+    /// The storage's own version tag ([`ObjectInfo::tag`]): 0 in a folder.
+    pub tag: u64,
+}
+
+impl FileStamp {
+    /// The stamp of an object as storage describes it.
+    pub fn of(object: &ObjectInfo) -> FileStamp {
+        FileStamp { size: object.size, modified: object.modified, tag: object.tag }
+    }
 }
 
 /// A chart version in a repository's index.
@@ -99,7 +109,7 @@ mod tests {
 annotations:\n  note: |\n    first\n\n    third\nmaintainers:\n- name: Ann\n";
         let mut entry = ChartVersionEntry::from_chart_yaml(yaml).unwrap();
         let semver = entry.validate(false).unwrap();
-        let stamp = FileStamp { size: 1, modified: SystemTime::UNIX_EPOCH };
+        let stamp = FileStamp { size: 1, modified: SystemTime::UNIX_EPOCH, tag: 0 };
         let version = IndexedVersion::new(
             entry.clone(),
             semver,

@@ -30,6 +30,8 @@
 //! - `progress`: how far the scans have got, for `/metrics`.
 //! - `scan`: reading storage into the index on a pool of workers.
 //! - `writes`: uploads and deletes.
+//! - `replicas`: telling replicas on a shared bucket what changed, and taking in what
+//!   they changed.
 //! - `catalog`: all repositories, and what the rest of the server asks of them.
 
 mod render;
@@ -49,6 +51,7 @@ mod startup_cache;
 mod progress;
 mod scan;
 mod writes;
+mod replicas;
 mod catalog;
 
 pub use catalog::{Catalog, Options};

@@ -42,7 +42,7 @@ fn build(format: Format, name: &str, version: &str, seed: usize, awkward: bool) 
         entry.maintainers =
             vec![crate::chart::metadata::Maintainer { name: "Ann: \"#1\"".into(), ..Default::default() }];
     }
-    let stamp = FileStamp { size: seed as u64, modified: UNIX_EPOCH };
+    let stamp = FileStamp { size: seed as u64, modified: UNIX_EPOCH, tag: 0 };
     let created = UNIX_EPOCH + Duration::from_secs(1_700_000_000 + seed as u64);
     let semver = crate::chart::version::parse(version, false).unwrap();
     let file = format!("{name}-{version}.tgz");

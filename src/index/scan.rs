@@ -46,7 +46,7 @@ pub fn sync(
             // and time, so the listing need not stat each file first.
             let listing = if state.is_new() {
                 let names = storage.list_names(repository.name())?;
-                names.into_iter().map(|name| ObjectInfo { name, size: 0, modified: UNIX_EPOCH }).collect()
+                names.into_iter().map(|name| ObjectInfo { name, size: 0, modified: UNIX_EPOCH, tag: 0 }).collect()
             } else {
                 storage.list(repository.name())?
             };
@@ -80,7 +80,7 @@ fn plan(state: &RepoState, listing: Vec<ObjectInfo>) -> Plan {
             continue;
         }
         plan.present.insert(object.name.clone());
-        let stamp = FileStamp { size: object.size, modified: object.modified };
+        let stamp = FileStamp::of(&object);
         let indexed = state.stamp_of(&object.name);
         if indexed != Some(stamp) && state.broken_at(&object.name) != Some(&stamp) {
             plan.read.push((object, indexed));
@@ -119,33 +119,43 @@ fn apply(
         if state.stamp_of(&object.name) != planned[&object.name] {
             continue;
         }
-        let stamp = FileStamp { size: object.size, modified: object.modified };
-        if state.remove_file(&object.name).is_some() {
-            changed = true;
-        }
-        let version = match result {
-            Ok(version) => version,
-            Err(problem) => {
-                tracing::warn!(repo = %repository.name(), file = %object.name, %problem, "skipping a file that is not a valid chart package");
-                state.mark_broken(object.name, stamp);
-                continue;
-            }
-        };
-        if let Some(other) = state.find(&version.name, &version.version) {
-            // Two files hold one version: keep the one named as an upload would name it.
-            if object.name != file_name(&version.name, &version.version) {
-                tracing::warn!(repo = %repository.name(), file = %object.name, indexed = %other.file_name,
-                    "skipping a package whose chart version is already indexed from another file");
-                state.mark_broken(object.name, stamp);
-                continue;
-            }
-        }
-        state.forget_broken(&object.name);
-        state.insert(version);
-        changed = true;
+        let stamp = FileStamp::of(&object);
+        changed |= put_read(state, repository, object.name, stamp, result);
     }
     state.keep_broken_among(&present);
     changed
+}
+
+/// Puts what was read from `file` (as it was at `stamp`) into the index in place of what
+/// the index held for that file. Returns whether the index changed.
+pub(super) fn put_read(
+    state: &mut RepoState,
+    repository: &Repository,
+    file: String,
+    stamp: FileStamp,
+    result: Result<IndexedVersion, String>,
+) -> bool {
+    let changed = state.remove_file(&file).is_some();
+    let version = match result {
+        Ok(version) => version,
+        Err(problem) => {
+            tracing::warn!(repo = %repository.name(), %file, %problem, "skipping a file that is not a valid chart package");
+            state.mark_broken(file, stamp);
+            return changed;
+        }
+    };
+    if let Some(other) = state.find(&version.name, &version.version) {
+        // Two files hold one version: keep the one named as an upload would name it.
+        if file != file_name(&version.name, &version.version) {
+            tracing::warn!(repo = %repository.name(), %file, indexed = %other.file_name,
+                "skipping a package whose chart version is already indexed from another file");
+            state.mark_broken(file, stamp);
+            return changed;
+        }
+    }
+    state.forget_broken(&file);
+    state.insert(version);
+    true
 }
 
 /// `apply` for a first scan: nothing is indexed yet, so every version goes in at once.
@@ -167,7 +177,8 @@ fn fill(
             },
             Err(problem) => {
                 tracing::warn!(repo = %repository.name(), file = %object.name, %problem, "skipping a file that is not a valid chart package");
-                state.mark_broken(object.name, FileStamp { size: object.size, modified: object.modified });
+                let stamp = FileStamp::of(&object);
+                state.mark_broken(object.name, stamp);
             }
         }
     }
@@ -272,7 +283,7 @@ const BATCH: usize = 64;
 /// Reads, checks, hashes and renders one package found in storage. Rendering happens here,
 /// on the workers, so start-up renders on every core. Returns the object as it was read
 /// (its size and time then), or as listed if it could not be read.
-fn read_version(
+pub(super) fn read_version(
     storage: &dyn Storage,
     repository: &Repository,
     listed: ObjectInfo,
@@ -285,7 +296,7 @@ fn read_version(
         Ok(read) => read,
         Err(problem) => return (object, Err(problem)),
     };
-    let stamp = FileStamp { size: object.size, modified: object.modified };
+    let stamp = FileStamp::of(&object);
     let package = read.package;
     let version = IndexedVersion::new(
         package.metadata,

@@ -34,8 +34,8 @@ const CACHE_FILE: &str = ".charthall-index.cache";
 /// Bumped whenever the layout below, the rendering of entries or the way segments are
 /// compressed changes (2: 16 KiB dictionaries; a segment compressed against 32 KiB could
 /// refer to text that a later change no longer recompresses it for; 3: entries rendered
-/// by `render`; 4: the index's language, YAML or JSON, recorded).
-const FORMAT: u32 = 4;
+/// by `render`; 4: the index's language, YAML or JSON, recorded; 5: a bucket's ETag in each stamp).
+const FORMAT: u32 = 5;
 
 #[derive(Serialize, Deserialize)]
 struct CacheFile {
@@ -81,16 +81,23 @@ struct CachedFile {
     size: u64,
     seconds: u64,
     nanos: u32,
+    tag: u64,
 }
 
 impl CachedFile {
     fn new(name: &str, stamp: FileStamp) -> CachedFile {
         let since = stamp.modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-        CachedFile { name: name.to_string(), size: stamp.size, seconds: since.as_secs(), nanos: since.subsec_nanos() }
+        CachedFile {
+            name: name.to_string(),
+            size: stamp.size,
+            seconds: since.as_secs(),
+            nanos: since.subsec_nanos(),
+            tag: stamp.tag,
+        }
     }
 
     fn stamp(&self) -> FileStamp {
-        FileStamp { size: self.size, modified: UNIX_EPOCH + Duration::new(self.seconds, self.nanos) }
+        FileStamp { size: self.size, modified: UNIX_EPOCH + Duration::new(self.seconds, self.nanos), tag: self.tag }
     }
 }
 

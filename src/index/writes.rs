@@ -13,7 +13,7 @@ use super::repository::Repository;
 use super::state::RepoState;
 use crate::chart::package::{self, Keep, ReadPackage};
 use crate::chart::{provenance, version};
-use crate::storage::{Spool, Storage};
+use crate::storage::{Placing, Spool, Storage};
 
 /// What an upload brings, received into spools: a chart package, a provenance file, or both.
 pub struct Upload {
@@ -102,17 +102,20 @@ impl Upload {
     }
 }
 
-/// Saves a checked upload into `repository`.
+/// Saves a checked upload into `repository`. Returns the package files whose index entry
+/// it changed (the one saved, one it replaced, those it evicted), for other replicas.
 pub fn save(
     repository: &Repository,
     storage: &dyn Storage,
     upload: Checked,
     overwrite: bool,
     limits: Limits,
-) -> Result<(), SaveError> {
+) -> Result<Vec<String>, SaveError> {
     let repo = repository.name();
     let Checked { chart, provenance } = upload;
     let chart_file = chart.as_ref().map(|(_, read)| read.package.metadata.file_name());
+    // Where the bucket can tell, a create racing another replica's loses with 409.
+    let placing = if overwrite { Placing::Replace } else { Placing::CreateOnly };
     repository.change(|state| {
         // Check everything before writing anything: a refusal writes nothing.
         if !overwrite {
@@ -146,20 +149,20 @@ pub fn save(
         let (provenance_file, provenance_was_new) = match provenance {
             Some((spool, file)) => {
                 let new = storage.stat(repo, &file)?.is_none();
-                storage.place(repo, &file, spool)?;
+                storage.place(repo, &file, spool, placing).map_err(exists_is_refusal)?;
                 (Some(file), new)
             }
             None => (None, false),
         };
         let (Some((spool, read)), Some(file)) = (chart, chart_file) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let package = read.package;
         let version = IndexedVersion::new(
             package.metadata,
             package.version,
             file.clone(),
-            FileStamp { size: spool.len(), modified: SystemTime::UNIX_EPOCH }, // until placed
+            FileStamp { size: spool.len(), modified: SystemTime::UNIX_EPOCH, tag: 0 }, // until placed
             read.digest,
             SystemTime::now(),
             repository.url_prefix(),
@@ -169,7 +172,7 @@ pub fn save(
         // The package's write and fsyncs wait on the disk; meanwhile this thread indexes
         // the version and prepares the next snapshot's text.
         let (written, replaced) = std::thread::scope(|scope| {
-            let writing = scope.spawn(|| storage.place(repo, &file, spool));
+            let writing = scope.spawn(|| storage.place(repo, &file, spool, placing));
             let replaced = state.insert(version);
             state.prepare();
             let written = writing.join().unwrap_or_else(|_| Err(io::Error::other("the storage write panicked")));
@@ -186,24 +189,36 @@ pub fn save(
                 if let Some(file) = provenance_file.filter(|_| provenance_was_new) {
                     let _ = storage.delete(repo, &file);
                 }
-                return Err(error.into());
+                return Err(exists_is_refusal(error));
             }
         };
-        state.restamp(&name, &version_text, FileStamp { size: written.size, modified: written.modified });
+        state.restamp(&name, &version_text, FileStamp::of(&written));
         state.forget_broken(&file);
+        let mut touched = vec![file.clone()];
         if let Some(replaced) = replaced {
             // Replacing a version that was stored under another file name (put there by
             // hand): that file would otherwise come back at the next rescan.
             if replaced.file_name != file {
                 storage.delete(repo, &replaced.file_name)?;
+                touched.push(replaced.file_name.clone());
             }
         }
         tracing::info!(repo, %file, "chart saved");
         if limits.versions_per_chart > 0 {
-            evict_beyond(state, storage, repo, &name, &version_text, limits.versions_per_chart)?;
+            evict_beyond(state, storage, repo, &name, &version_text, limits.versions_per_chart, &mut touched)?;
         }
-        Ok(())
+        Ok(touched)
     })
+}
+
+/// A store that refused a create because the object exists (another replica won the
+/// race): the same answer as finding the version indexed.
+fn exists_is_refusal(error: io::Error) -> SaveError {
+    if error.kind() == io::ErrorKind::AlreadyExists {
+        SaveError::Exists
+    } else {
+        SaveError::Storage(error)
+    }
 }
 
 /// `PER_CHART_LIMIT`: deletes the versions of `name` stored longest ago (by file time, as
@@ -216,6 +231,7 @@ fn evict_beyond(
     name: &str,
     saved: &str,
     limit: usize,
+    evicted: &mut Vec<String>,
 ) -> io::Result<()> {
     loop {
         let Some(chart) = state.charts().get(name) else { return Ok(()) };
@@ -229,14 +245,20 @@ fn evict_beyond(
         };
         storage.delete(repo, &oldest.file_name)?;
         state.remove(name, &oldest.version);
+        evicted.push(oldest.file_name.clone());
         let _ = storage.delete(repo, &format!("{}.prov", oldest.file_name));
         tracing::info!(repo, file = %oldest.file_name, limit, "deleted the oldest version beyond PER_CHART_LIMIT");
     }
 }
 
 /// Deletes a version (found through the index, never by splitting file names) with its
-/// provenance file.
-pub fn delete(repository: &Repository, storage: &dyn Storage, name: &str, wanted: &str) -> Result<(), DeleteError> {
+/// provenance file. Returns the package file deleted.
+pub fn delete(
+    repository: &Repository,
+    storage: &dyn Storage,
+    name: &str,
+    wanted: &str,
+) -> Result<String, DeleteError> {
     let repo = repository.name();
     let not_found = || DeleteError::NotFound(format!("chart version not found: {name} {wanted}"));
     repository.change(|state| {
@@ -256,6 +278,6 @@ pub fn delete(repository: &Repository, storage: &dyn Storage, name: &str, wanted
         if let Err(error) = storage.delete(repo, &provenance) {
             tracing::warn!(repo, file = %provenance, %error, "could not delete the provenance file of a deleted version");
         }
-        Ok(())
+        Ok(indexed.file_name.clone())
     })
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
-use super::{is_chart_object, ObjectInfo, Spool, Storage};
+use super::{is_chart_object, ObjectInfo, Opened, Placing, Spool, Storage};
 
 /// Prefix of in-flight upload files: a dot-file, so never listed, and swept at start-up.
 const TEMP_PREFIX: &str = ".upload-";
@@ -95,7 +95,7 @@ impl LocalStorage {
 }
 
 fn info(name: String, metadata: &fs::Metadata) -> ObjectInfo {
-    ObjectInfo { name, size: metadata.len(), modified: metadata.modified().unwrap_or(std::time::UNIX_EPOCH) }
+    ObjectInfo { name, size: metadata.len(), modified: metadata.modified().unwrap_or(std::time::UNIX_EPOCH), tag: 0 }
 }
 
 fn not_found_is_none<T>(result: io::Result<T>) -> io::Result<Option<T>> {
@@ -167,7 +167,7 @@ impl Storage for LocalStorage {
     }
 
     fn read_object(&self, repo: &str, name: &str) -> io::Result<(Bytes, ObjectInfo)> {
-        let (file, info) = self.open(repo, name)?;
+        let (file, info) = self.open_file(repo, name)?;
         let mut bytes = Vec::with_capacity(info.size as usize);
         file.take(info.size).read_to_end(&mut bytes)?;
         Ok((Bytes::from(bytes), info))
@@ -183,13 +183,9 @@ impl Storage for LocalStorage {
         fs::read(self.dir(repo).join(name)).map(Bytes::from)
     }
 
-    fn open(&self, repo: &str, name: &str) -> io::Result<(File, ObjectInfo)> {
-        let file = File::open(self.dir(repo).join(name))?;
-        let metadata = file.metadata()?;
-        if !metadata.is_file() {
-            return Err(io::Error::new(io::ErrorKind::NotFound, "not a file"));
-        }
-        Ok((file, info(name.to_string(), &metadata)))
+    fn open(&self, repo: &str, name: &str) -> io::Result<(Opened, ObjectInfo)> {
+        let (file, info) = self.open_file(repo, name)?;
+        Ok((Opened::File(file), info))
     }
 
     fn write_with(
@@ -215,7 +211,8 @@ impl Storage for LocalStorage {
         Ok(Spool::new(file.map_err(|e| in_folder(e, &dir))?, path))
     }
 
-    fn place(&self, repo: &str, name: &str, mut spool: Spool) -> io::Result<ObjectInfo> {
+    /// One server writes a folder, under its repository's lock: `placing` needs no check here.
+    fn place(&self, repo: &str, name: &str, mut spool: Spool, _placing: Placing) -> io::Result<ObjectInfo> {
         let dir = self.dir(repo);
         let placed = (|| {
             self.make_dir(&dir)?;
@@ -244,6 +241,15 @@ impl Storage for LocalStorage {
 }
 
 impl LocalStorage {
+    fn open_file(&self, repo: &str, name: &str) -> io::Result<(File, ObjectInfo)> {
+        let file = File::open(self.dir(repo).join(name))?;
+        let metadata = file.metadata()?;
+        if !metadata.is_file() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "not a file"));
+        }
+        Ok((file, info(name.to_string(), &metadata)))
+    }
+
     /// Creates a repository's folder if it is new, durably: the new folders must survive
     /// a crash too, so each level up to the root is synced.
     fn make_dir(&self, dir: &Path) -> io::Result<()> {

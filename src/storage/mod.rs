@@ -1,18 +1,27 @@
-//! Where packages live. The server talks to storage only through [`Storage`], so an object
-//! store can come later; the trait promises only what such a store can do too (a whole
-//! object written atomically, a flat listing per repository, no directory handles).
+//! Where packages live. The server talks to storage only through [`Storage`]: a local
+//! folder ([`LocalStorage`]) or an S3-compatible bucket ([`ObjectStorage`]). The trait
+//! promises only what a bucket can do too (a whole object written atomically, a flat
+//! listing per repository, no directory handles, no rename).
+//!
+//! A bucket may be shared by several replicas; such a store also keeps a [`Journal`], the
+//! log through which each replica tells the others what it changed.
 //!
 //! Calls block: callers run them on tokio's blocking pool.
 
+mod journal;
 mod local;
+mod object;
 mod spool;
 
 use std::io::{self, Write};
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use futures_util::stream::BoxStream;
 
+pub use journal::{Journal, JournalCursor, JOURNAL_GAP};
 pub use local::LocalStorage;
+pub use object::{BucketSettings, ObjectStorage};
 pub use spool::Spool;
 
 /// One stored object, as a listing returns it.
@@ -22,6 +31,28 @@ pub struct ObjectInfo {
     pub name: String,
     pub size: u64,
     pub modified: SystemTime,
+    /// What tells two versions of an object apart when size and time cannot: a bucket's
+    /// ETag, folded to a number (two replicas may write one key within a second). 0 for a
+    /// folder, where one server writes and the time is exact enough.
+    pub tag: u64,
+}
+
+/// An object opened for streaming to a client.
+pub enum Opened {
+    /// A local file: sent in chunks read from the page cache.
+    File(std::fs::File),
+    /// A bucket's response body, passed on as it arrives.
+    Stream(BoxStream<'static, io::Result<Bytes>>),
+}
+
+/// Whether placing an object may replace one under its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placing {
+    Replace,
+    /// Refuse with `AlreadyExists` if the object exists, where the store can tell
+    /// atomically (a bucket with conditional writes); elsewhere the same as `Replace`,
+    /// the caller having checked under its repository's lock.
+    CreateOnly,
 }
 
 /// A repository is a path of `DEPTH` segments (`""` at depth 0, `org/team` at depth 2).
@@ -44,7 +75,7 @@ pub trait Storage: Send + Sync + 'static {
         Ok((self.read(repo, name)?, info))
     }
     /// Opens an object for streaming to a client.
-    fn open(&self, repo: &str, name: &str) -> io::Result<(std::fs::File, ObjectInfo)>;
+    fn open(&self, repo: &str, name: &str) -> io::Result<(Opened, ObjectInfo)>;
     /// Writes a whole object, its content streamed by `fill` (the start-up cache never sits
     /// whole in memory), so that it is durable when this returns and a crash never leaves a
     /// partial object under `name`.
@@ -59,9 +90,17 @@ pub trait Storage: Send + Sync + 'static {
     fn spool(&self) -> io::Result<Spool>;
     /// Makes a filled spool the object `name`, as [`Storage::write_with`] writes one:
     /// durable when this returns, never visible in part.
-    fn place(&self, repo: &str, name: &str, spool: Spool) -> io::Result<ObjectInfo>;
+    fn place(&self, repo: &str, name: &str, spool: Spool, placing: Placing) -> io::Result<ObjectInfo>;
     /// Removes an object; `Ok(false)` when it did not exist.
     fn delete(&self, repo: &str, name: &str) -> io::Result<bool>;
+    /// [`Storage::stat`] of many objects at once (a bucket asks in parallel).
+    fn stat_many(&self, repo: &str, names: &[String]) -> io::Result<Vec<Option<ObjectInfo>>> {
+        names.iter().map(|name| self.stat(repo, name)).collect()
+    }
+    /// The change log shared with other replicas; `None` for a store only this server uses.
+    fn journal(&self) -> Option<&dyn Journal> {
+        None
+    }
 }
 
 /// Whether a file name is one the server serves and indexes: packages and provenance

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod garage;
+
 pub use reqwest::blocking::{Client, Response};
 pub use reqwest::StatusCode;
 
