@@ -4,17 +4,25 @@
 //! `helm install` sends to Kubernetes carries what a deployment needs — probes, uid
 //! 10000, a read-only root, the data volume, the basic-auth Secret and a grace period
 //! above `SHUTDOWN_TIMEOUT`. The pod's rendered environment then starts the real server.
+//! On a bucket (`storage.backend=amazon`) the chart runs several replicas without a
+//! claim, and two servers started with the rendered pod's environment on a real S3 store
+//! (Garage on 127.0.0.1) see each other's uploads within a second.
 //!
 //! helm-sdkpy has no `helm template`; its Install runs against a stand-in Kubernetes API
 //! on 127.0.0.1 (in deploy_chart.py) that records the objects Helm creates.
 
 mod common;
+use common::garage::Garage;
 use common::*;
 
 use base64::Engine;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The chart's own version (Chart.yaml), bumped with every change to the chart.
+const CHART_VERSION: &str = "0.2.0";
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -160,6 +168,48 @@ impl Rendered {
     fn has_env(&self, name: &str) -> bool {
         self.container()["env"].as_array().expect("env").iter().any(|e| e["name"] == name)
     }
+
+    /// The Secret named `name` among the objects.
+    fn secret(&self, name: &str) -> Option<&Value> {
+        self.objects.iter().find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == name)
+    }
+
+    /// The environment the pod's container gets, as the kubelet resolves it: plain
+    /// values, and `secretKeyRef`s read from the Secrets the install made or from
+    /// `cluster` (Secrets the cluster already holds). Any other source fails the test.
+    fn pod_env(&self, cluster: &[Value]) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        for entry in self.container()["env"].as_array().unwrap() {
+            let name = entry["name"].as_str().unwrap().to_string();
+            let value = if let Some(value) = entry["value"].as_str() {
+                value.to_string()
+            } else {
+                let reference = &entry["valueFrom"]["secretKeyRef"];
+                let secret_name = reference["name"].as_str().unwrap_or_else(|| panic!("not a secretKeyRef: {entry}"));
+                let secret = self
+                    .secret(secret_name)
+                    .or_else(|| cluster.iter().find(|s| s["metadata"]["name"] == secret_name))
+                    .unwrap_or_else(|| panic!("{name}: no Secret {secret_name} in the release or the cluster"));
+                secret_value(secret, reference["key"].as_str().unwrap())
+            };
+            env.push((name, value));
+        }
+        env
+    }
+}
+
+/// The decoded value of `key` in a Secret.
+fn secret_value(secret: &Value, key: &str) -> String {
+    let encoded = secret["data"][key].as_str().unwrap_or_else(|| panic!("Secret has no {key}: {secret}"));
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap()
+}
+
+/// A Secret as the cluster would hold it (`kubectl create secret generic`).
+fn cluster_secret(name: &str, data: &[(&str, &str)]) -> Value {
+    let encode = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
+    let data: serde_json::Map<String, Value> = data.iter().map(|(k, v)| (k.to_string(), json!(encode(v)))).collect();
+    json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+           "metadata": {"name": name, "namespace": "charts"}, "data": data})
 }
 
 /// `helm install` of the chart with `values`, which must succeed.
@@ -170,14 +220,19 @@ fn render(values: Value) -> Rendered {
 /// `helm install` of the chart with `values` into a cluster that already holds
 /// `existing` (a JSON list of objects), which must succeed.
 fn render_over(values: Value, existing: Value) -> Rendered {
-    let out = deploy_chart_json(&[
-        "render",
-        chart().to_str().unwrap(),
-        "--values",
-        &values.to_string(),
-        "--existing",
-        &existing.to_string(),
-    ]);
+    render_with(values, existing, &[])
+}
+
+/// `helm install` of the chart with `values` and then `sets` (`NAME=VALUE`, as
+/// `helm install --set` takes them) into a cluster that already holds `existing`, which
+/// must succeed.
+fn render_with(values: Value, existing: Value, sets: &[&str]) -> Rendered {
+    let (chart, values, existing) = (chart(), values.to_string(), existing.to_string());
+    let mut args = vec!["render", chart.to_str().unwrap(), "--values", &values, "--existing", &existing];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    let out = deploy_chart_json(&args);
     assert_eq!(out["status"], "deployed", "{out}");
     Rendered {
         objects: out["objects"].as_array().expect("objects").clone(),
@@ -236,6 +291,29 @@ fn chart_lints_clean_with_ingress_existing_secret_and_no_persistence() {
     assert_lints_clean(&work.path().join("charthall"));
 }
 
+#[test]
+fn chart_lints_clean_on_a_bucket() {
+    let work = chart_with_values(
+        serde_yaml::from_str(
+            "replicaCount: 3\n\
+         storage: {backend: amazon, amazon: {bucket: charts, region: eu-west-1, existingSecret: charthall-s3}}\n",
+        )
+        .unwrap(),
+    );
+    assert_lints_clean(&work.path().join("charthall"));
+
+    let work = chart_with_values(
+        serde_yaml::from_str(
+            "replicaCount: 2\n\
+         storage: {backend: amazon, amazon: {bucket: charts, endpoint: \"http://minio:9000\", forcePathStyle: true,\n\
+                   accessKeyId: AKIAEXAMPLE, secretAccessKey: secret}}\n\
+         serviceAccount: {create: true, annotations: {eks.amazonaws.com/role-arn: \"arn:aws:iam::1:role/charts\"}}\n",
+        )
+        .unwrap(),
+    );
+    assert_lints_clean(&work.path().join("charthall"));
+}
+
 /// The lint check above can fail: a template that breaks is an error Helm reports.
 #[test]
 fn lint_reports_a_broken_template() {
@@ -255,18 +333,18 @@ fn chart_yaml_names_the_crate_version() {
         serde_yaml::from_str(&std::fs::read_to_string(chart().join("Chart.yaml")).unwrap()).unwrap();
     assert_eq!(chart_yaml["apiVersion"], "v2");
     assert_eq!(chart_yaml["name"], "charthall");
-    assert_eq!(chart_yaml["version"], "0.1.0");
+    assert_eq!(chart_yaml["version"], CHART_VERSION);
     assert_eq!(chart_yaml["type"], "application");
     assert_eq!(chart_yaml["appVersion"], env!("CARGO_PKG_VERSION"), "appVersion follows Cargo.toml");
 }
 
-/// `helm package` makes charthall-0.1.0.tgz, and ChartHall itself takes it and serves it.
+/// `helm package` makes charthall-<version>.tgz, and ChartHall itself takes it and serves it.
 #[test]
 fn packaged_chart_is_served_by_charthall() {
     let out = tempfile::tempdir().unwrap();
     let packaged = deploy_chart_json(&["package", chart().to_str().unwrap(), out.path().to_str().unwrap()]);
     let path = PathBuf::from(packaged["path"].as_str().unwrap());
-    assert_eq!(path, out.path().join("charthall-0.1.0.tgz"));
+    assert_eq!(path, out.path().join(format!("charthall-{CHART_VERSION}.tgz")));
     let package = std::fs::read(&path).unwrap();
 
     let server = Server::start(&[]);
@@ -275,11 +353,11 @@ fn packaged_chart_is_served_by_charthall() {
     assert_eq!(status, StatusCode::CREATED, "upload: {}", response.text().unwrap_or_default());
     let index = yaml(&server.get("/ops/index.yaml").text().unwrap());
     let entry = &index["entries"]["charthall"][0];
-    assert_eq!(entry["version"], "0.1.0", "{index:?}");
+    assert_eq!(entry["version"], CHART_VERSION, "{index:?}");
     assert_eq!(entry["appVersion"], env!("CARGO_PKG_VERSION"));
     assert_eq!(entry["digest"].as_str().unwrap(), sha256_hex(&package));
-    assert_eq!(entry["urls"][0], "charts/charthall-0.1.0.tgz");
-    let served = server.get("/ops/charts/charthall-0.1.0.tgz");
+    assert_eq!(entry["urls"][0], format!("charts/charthall-{CHART_VERSION}.tgz"));
+    let served = server.get(&format!("/ops/charts/charthall-{CHART_VERSION}.tgz"));
     assert_eq!(served.status(), StatusCode::OK);
     assert_eq!(served.bytes().unwrap().as_ref(), package.as_slice());
 }
@@ -335,7 +413,20 @@ fn install_with_default_values() {
     assert_eq!(pvc["spec"]["accessModes"], json!(["ReadWriteOnce"]));
     assert_eq!(pvc["spec"]["resources"]["requests"]["storage"], "10Gi");
     assert_eq!(pvc["metadata"]["annotations"]["helm.sh/resource-policy"], "keep");
+    assert_eq!(rendered.env_value("STORAGE"), "local");
     assert_eq!(rendered.env_value("STORAGE_LOCAL_ROOTDIR"), "/charthall_data");
+    for variable in [
+        "STORAGE_AMAZON_BUCKET",
+        "STORAGE_AMAZON_PREFIX",
+        "STORAGE_AMAZON_REGION",
+        "STORAGE_AMAZON_ENDPOINT",
+        "STORAGE_AMAZON_FORCE_PATH_STYLE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
+        assert!(!rendered.has_env(variable), "{variable} with a local folder");
+    }
+    assert!(pod.get("serviceAccountName").is_none(), "the namespace's default account: {pod}");
     let mount = &container["volumeMounts"][0];
     assert_eq!(mount["mountPath"], "/charthall_data");
     let volume = pod["volumes"].as_array().unwrap().iter().find(|v| v["name"] == mount["name"]).expect("volume");
@@ -395,6 +486,9 @@ fn generated_password_is_kept_when_the_secret_exists() {
     let second = render_over(json!({}), existing);
     assert_eq!(checksum(&first), checksum(&second));
     assert!(checksum(&first).is_string());
+    // With a local folder there is no Secret of bucket credentials to follow.
+    let annotations = &first.get("Deployment")["spec"]["template"]["metadata"]["annotations"];
+    assert!(annotations.get("checksum/storage").is_none(), "{annotations}");
 
     // Without it, each install draws a new one.
     let secret_of = |r: &Rendered| r.get("Secret")["data"]["password"].clone();
@@ -518,24 +612,10 @@ fn rendered_pod_environment_runs_the_real_server() {
         "config": {"contextPath": "/helm", "allowOverwrite": true, "maxUploadSize": 50_000_000},
         "env": {"CACHE_INTERVAL": "5m"},
     }));
-    let secret = rendered.get("Secret");
-    let mut env: Vec<(String, String)> = Vec::new();
-    for entry in rendered.container()["env"].as_array().unwrap() {
-        let name = entry["name"].as_str().unwrap().to_string();
-        let value = if let Some(value) = entry["value"].as_str() {
-            value.to_string()
-        } else {
-            let reference = &entry["valueFrom"]["secretKeyRef"];
-            assert_eq!(reference["name"], secret["metadata"]["name"], "{entry}");
-            let encoded = secret["data"][reference["key"].as_str().unwrap()].as_str().unwrap();
-            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap()
-        };
-        // The harness's loopback address, free port and temporary folder stand in for
-        // the pod's network and volume.
-        if !["PORT", "LISTEN_HOST", "STORAGE_LOCAL_ROOTDIR"].contains(&name.as_str()) {
-            env.push((name, value));
-        }
-    }
+    // The harness's loopback address, free port and temporary folder stand in for the
+    // pod's network and volume.
+    let mut env = rendered.pod_env(&[]);
+    env.retain(|(name, _)| !["PORT", "LISTEN_HOST", "STORAGE_LOCAL_ROOTDIR"].contains(&name.as_str()));
     assert!(env.iter().any(|(k, v)| k == "BASIC_AUTH_PASS" && v == "pod pass:word"), "{env:?}");
     assert!(env.iter().any(|(k, v)| k == "MAX_UPLOAD_SIZE" && v == "50000000"), "{env:?}");
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -566,11 +646,371 @@ fn rendered_pod_environment_runs_the_real_server() {
     assert_eq!(upload(("admin", "pod pass:word")), StatusCode::CREATED);
     let index = client().get(server.url("/helm/ops/index.yaml")).basic_auth("admin", Some("pod pass:word")).send();
     let index = yaml(&index.unwrap().text().unwrap());
-    assert_eq!(index["entries"]["charthall"][0]["version"], "0.1.0");
+    assert_eq!(index["entries"]["charthall"][0]["version"], CHART_VERSION);
 
     // SIGTERM, as Kubernetes stops the pod: a clean exit well within the grace period.
     let started = std::time::Instant::now();
     server.stop();
     let grace = rendered.pod()["terminationGracePeriodSeconds"].as_u64().unwrap();
     assert!(started.elapsed().as_secs() < grace, "stopped in {:?}", started.elapsed());
+}
+
+// ---------------------------------------------------------------------------------------
+// on a bucket (storage.backend=amazon)
+// ---------------------------------------------------------------------------------------
+
+/// Kinds of the objects, sorted.
+fn sorted_kinds(rendered: &Rendered) -> Vec<&str> {
+    let mut kinds = rendered.kinds();
+    kinds.sort();
+    kinds
+}
+
+/// The pod's data volume at /charthall_data.
+fn data_volume(rendered: &Rendered) -> &Value {
+    let mounts = rendered.container()["volumeMounts"].as_array().expect("volumeMounts");
+    let mount = mounts.iter().find(|m| m["mountPath"] == "/charthall_data").expect("a mount at /charthall_data");
+    let volumes = rendered.pod()["volumes"].as_array().expect("volumes");
+    volumes.iter().find(|v| v["name"] == mount["name"]).expect("the mounted volume")
+}
+
+#[test]
+fn install_on_a_bucket_runs_replicas_without_a_claim() {
+    let rendered = render(json!({
+        "replicaCount": 3,
+        "storage": {"backend": "amazon", "amazon": {
+            "bucket": "team-charts", "prefix": "prod/charts", "region": "eu-west-1",
+            "endpoint": "https://s3.eu-west-1.amazonaws.com", "forcePathStyle": true,
+            "existingSecret": "charthall-s3", "accessKeyIdKey": "id", "secretAccessKeyKey": "key"}},
+        // Ignored on a bucket: neither this claim nor its access mode matters.
+        "persistence": {"existingClaim": "old-claim", "accessModes": ["ReadWriteOnce"]},
+    }));
+    // No claim, and no Secret of credentials: the user's own is used.
+    assert_eq!(sorted_kinds(&rendered), ["Deployment", "Secret", "Service"]);
+    assert!(rendered.secret("charthall").is_some(), "the basic-auth Secret");
+
+    let deployment = rendered.get("Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert_eq!(deployment["spec"]["strategy"]["type"], "RollingUpdate");
+    // /charthall_data is per-pod scratch space.
+    assert_eq!(data_volume(&rendered)["emptyDir"], json!({}));
+    assert!(data_volume(&rendered).get("persistentVolumeClaim").is_none());
+    assert!(!rendered.manifest.contains("old-claim"), "{}", rendered.manifest);
+
+    assert_eq!(rendered.env_value("STORAGE"), "amazon");
+    assert_eq!(rendered.env_value("STORAGE_LOCAL_ROOTDIR"), "/charthall_data");
+    assert_eq!(rendered.env_value("STORAGE_AMAZON_BUCKET"), "team-charts");
+    assert_eq!(rendered.env_value("STORAGE_AMAZON_PREFIX"), "prod/charts");
+    assert_eq!(rendered.env_value("STORAGE_AMAZON_REGION"), "eu-west-1");
+    assert_eq!(rendered.env_value("STORAGE_AMAZON_ENDPOINT"), "https://s3.eu-west-1.amazonaws.com");
+    assert_eq!(rendered.env_value("STORAGE_AMAZON_FORCE_PATH_STYLE"), "true");
+    for (variable, key) in [("AWS_ACCESS_KEY_ID", "id"), ("AWS_SECRET_ACCESS_KEY", "key")] {
+        let entry = rendered.env(variable);
+        assert!(entry.get("value").is_none(), "{variable} must not be written into the Deployment: {entry}");
+        let reference = &entry["valueFrom"]["secretKeyRef"];
+        assert_eq!(reference["name"], "charthall-s3", "{variable}");
+        assert_eq!(reference["key"], key, "{variable}");
+    }
+    // Everything else of the pod stays as it is with a folder.
+    assert_eq!(rendered.env_value("SHUTDOWN_TIMEOUT"), "25s");
+    assert_eq!(rendered.container()["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(rendered.pod()["automountServiceAccountToken"], false);
+
+    assert!(rendered.notes.contains("Charts live in the bucket team-charts under prod/charts"), "{}", rendered.notes);
+    assert!(rendered.notes.contains("shared by 3 replicas"), "{}", rendered.notes);
+    assert!(!rendered.notes.contains("WARNING"), "{}", rendered.notes);
+}
+
+/// Optional settings left empty are not set at all (the server's defaults apply), and
+/// `persistence.enabled=false` changes nothing on a bucket.
+#[test]
+fn install_on_a_bucket_leaves_unset_settings_out() {
+    let rendered = render(json!({
+        "storage": {"backend": "amazon", "amazon": {"bucket": "charts", "existingSecret": "s3"}},
+        "persistence": {"enabled": false},
+    }));
+    assert_eq!(rendered.get("Deployment")["spec"]["replicas"], 1);
+    assert_eq!(rendered.get("Deployment")["spec"]["strategy"]["type"], "RollingUpdate");
+    for variable in ["STORAGE_AMAZON_PREFIX", "STORAGE_AMAZON_REGION", "STORAGE_AMAZON_ENDPOINT"] {
+        assert!(!rendered.has_env(variable), "{variable} set though empty");
+    }
+    assert_eq!(rendered.env_value("STORAGE_AMAZON_FORCE_PATH_STYLE"), "false");
+    let reference = &rendered.env("AWS_ACCESS_KEY_ID")["valueFrom"]["secretKeyRef"];
+    assert_eq!(reference, &json!({"name": "s3", "key": "AWS_ACCESS_KEY_ID"}));
+    let reference = &rendered.env("AWS_SECRET_ACCESS_KEY")["valueFrom"]["secretKeyRef"];
+    assert_eq!(reference, &json!({"name": "s3", "key": "AWS_SECRET_ACCESS_KEY"}));
+    assert_eq!(data_volume(&rendered)["emptyDir"], json!({}));
+    // The emptyDir warning is about charts in the folder; on a bucket nothing is lost.
+    assert!(!rendered.notes.contains("WARNING"), "{}", rendered.notes);
+    assert!(rendered.notes.contains("shared by 1 replica."), "{}", rendered.notes);
+}
+
+/// accessKeyId and secretAccessKey go into a Secret of the chart's own, which the pod
+/// reads through secretKeyRef and follows (a new key rolls the pods).
+#[test]
+fn install_on_a_bucket_keeps_given_credentials_in_its_own_secret() {
+    let values = |secret: &str| {
+        json!({
+            "replicaCount": 2,
+            "auth": {"password": "fixed"},
+            "storage": {"backend": "amazon", "amazon": {
+                "bucket": "charts", "accessKeyId": "AKIAEXAMPLE", "secretAccessKey": secret}},
+        })
+    };
+    let rendered = render(values("s3cr3t/with+chars="));
+    assert_eq!(sorted_kinds(&rendered), ["Deployment", "Secret", "Secret", "Service"]);
+    let secret = rendered.secret("charthall-storage").expect("the chart's Secret of bucket credentials");
+    assert_eq!(secret["type"], "Opaque");
+    assert_eq!(secret_value(secret, "AWS_ACCESS_KEY_ID"), "AKIAEXAMPLE");
+    assert_eq!(secret_value(secret, "AWS_SECRET_ACCESS_KEY"), "s3cr3t/with+chars=");
+    for variable in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        let reference = &rendered.env(variable)["valueFrom"]["secretKeyRef"];
+        assert_eq!(reference, &json!({"name": "charthall-storage", "key": variable}));
+    }
+    // The credentials are in the Secret only, never in the Deployment.
+    let deployment = rendered.get("Deployment").to_string();
+    assert!(!deployment.contains("AKIAEXAMPLE") && !deployment.contains("s3cr3t"), "{deployment}");
+
+    let checksum = |r: &Rendered| {
+        r.get("Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/storage"]
+            .as_str()
+            .expect("checksum/storage")
+            .to_string()
+    };
+    assert_eq!(checksum(&rendered), checksum(&render(values("s3cr3t/with+chars="))));
+    assert_ne!(checksum(&rendered), checksum(&render(values("rotated"))), "a new key must roll the pods");
+}
+
+/// Neither a Secret nor keys: no credential variables at all, so the server takes the
+/// pod's role (IRSA through an annotated ServiceAccount, or the node's instance role).
+#[test]
+fn install_on_a_bucket_without_credentials_for_an_iam_role() {
+    let role = "arn:aws:iam::123456789012:role/charthall";
+    let rendered = render(json!({
+        "replicaCount": 2,
+        "storage": {"backend": "amazon", "amazon": {"bucket": "charts", "region": "eu-west-1"}},
+        "serviceAccount": {"create": true, "annotations": {"eks.amazonaws.com/role-arn": role}},
+    }));
+    assert_eq!(sorted_kinds(&rendered), ["Deployment", "Secret", "Service", "ServiceAccount"]);
+    for variable in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        assert!(!rendered.has_env(variable), "{variable} without credentials");
+    }
+    assert!(rendered.secret("charthall-storage").is_none());
+    let account = rendered.get("ServiceAccount");
+    assert_eq!(account["metadata"]["name"], "charthall");
+    assert_eq!(account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"], role);
+    assert_eq!(account["automountServiceAccountToken"], false);
+    assert_eq!(rendered.pod()["serviceAccountName"], "charthall");
+    assert_eq!(rendered.pod()["automountServiceAccountToken"], false);
+    assert!(rendered.notes.contains("No credentials are set"), "{}", rendered.notes);
+
+    // An account made elsewhere (eksctl, Terraform) is used by name; the chart makes none.
+    let rendered = render(json!({
+        "storage": {"backend": "amazon", "amazon": {"bucket": "charts"}},
+        "serviceAccount": {"name": "charts-reader"},
+    }));
+    assert!(rendered.find("ServiceAccount").is_none());
+    assert_eq!(rendered.pod()["serviceAccountName"], "charts-reader");
+}
+
+/// The example of the chart's README, its `--set` flags as written, installs three
+/// replicas on the bucket with the credentials of the Secret its kubectl line makes.
+#[test]
+fn readme_example_installs_three_replicas_on_a_bucket() {
+    let readme = std::fs::read_to_string(chart().join("README.md")).unwrap();
+    let block = readme
+        .split("```")
+        .find(|block| block.contains("--set storage.backend=amazon"))
+        .expect("an example with storage.backend=amazon in the README");
+    // The commands as a shell joins them, comment lines (alternatives) left out.
+    let commands = block.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
+    let commands = commands.replace("\\\n", " ");
+    let words = |line: &str| line.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let install = commands.lines().find(|l| l.trim_start().starts_with("helm install")).expect("helm install");
+    let install = words(install);
+    let sets: Vec<&str> = install.windows(2).filter(|w| w[0] == "--set").map(|w| w[1].as_str()).collect();
+    assert!(sets.contains(&"replicaCount=3"), "{sets:?}");
+    let create = commands.lines().find(|l| l.contains("create secret generic")).expect("kubectl create secret");
+    let create = words(create);
+    let secret_name = &create[create.iter().position(|w| w == "generic").unwrap() + 1];
+    let keys: Vec<&str> = create
+        .iter()
+        .filter_map(|w| w.strip_prefix("--from-literal="))
+        .map(|kv| kv.split('=').next().unwrap())
+        .collect();
+
+    let rendered = render_with(json!({}), json!([]), &sets);
+    let deployment = rendered.get("Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert_eq!(deployment["spec"]["strategy"]["type"], "RollingUpdate");
+    assert!(rendered.find("PersistentVolumeClaim").is_none());
+    assert_eq!(data_volume(&rendered)["emptyDir"], json!({}));
+    assert_eq!(rendered.env_value("STORAGE"), "amazon");
+    assert_eq!(rendered.env_value("STORAGE_AMAZON_BUCKET"), "my-charts");
+    // The pod reads the two keys the kubectl line puts into that Secret.
+    let referenced: Vec<&str> = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .iter()
+        .map(|variable| {
+            let reference = &rendered.env(variable)["valueFrom"]["secretKeyRef"];
+            assert_eq!(reference["name"], secret_name.as_str(), "{variable}");
+            reference["key"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(referenced, keys);
+    // With that Secret in the cluster, the pod's environment is complete.
+    let made = cluster_secret(secret_name, &[(keys[0], "AKIAEXAMPLE"), (keys[1], "example-secret")]);
+    let env = rendered.pod_env(&[made]);
+    assert!(env.contains(&("AWS_ACCESS_KEY_ID".into(), "AKIAEXAMPLE".into())), "{env:?}");
+    assert!(env.contains(&("AWS_SECRET_ACCESS_KEY".into(), "example-secret".into())), "{env:?}");
+}
+
+/// Storage values that cannot work are refused at install, naming the value to set.
+#[test]
+fn install_on_a_bucket_refuses_values_that_cannot_work() {
+    let refused = render_refused(json!({"replicaCount": 3, "storage": {"backend": "amazon"}}));
+    assert!(refused.contains("storage.amazon.bucket"), "{refused}");
+    let refused = render_refused(json!({"storage": {"backend": "amazon", "amazon": {"bucket": ""}}}));
+    assert!(refused.contains("storage.amazon.bucket"), "{refused}");
+    let refused = render_refused(json!({"storage": {"backend": "gcs", "amazon": {"bucket": "charts"}}}));
+    assert!(refused.contains("storage.backend") && refused.contains("gcs"), "{refused}");
+    let refused = render_refused(
+        json!({"storage": {"backend": "amazon", "amazon": {"bucket": "charts", "accessKeyId": "AKIA"}}}),
+    );
+    assert!(refused.contains("storage.amazon.secretAccessKey"), "{refused}");
+    let refused = render_refused(json!({"storage": {"backend": "amazon", "amazon": {
+        "bucket": "charts", "existingSecret": "s3", "accessKeyId": "AKIA", "secretAccessKey": "x"}}}));
+    assert!(refused.contains("storage.amazon.existingSecret") && refused.contains("not both"), "{refused}");
+}
+
+/// storage.amazon settings mean nothing with the local folder: the install is the same
+/// as without them.
+#[test]
+fn install_with_a_local_folder_ignores_bucket_settings() {
+    let plain = render(json!({"auth": {"password": "fixed"}}));
+    let with_bucket_settings = render(json!({
+        "auth": {"password": "fixed"},
+        "storage": {"backend": "local", "amazon": {"bucket": "charts", "existingSecret": "s3",
+                                                   "endpoint": "http://minio:9000"}},
+    }));
+    assert_eq!(plain.manifest, with_bucket_settings.manifest);
+    assert_eq!(sorted_kinds(&with_bucket_settings), ["Deployment", "PersistentVolumeClaim", "Secret", "Service"]);
+    // And replicas still need a shared folder there.
+    let refused = render_refused(json!({"replicaCount": 2, "storage": {"amazon": {"bucket": "charts"}}}));
+    assert!(refused.contains("replicaCount > 1") && refused.contains("ReadWriteMany"), "{refused}");
+}
+
+/// An index as a server serves it with basic auth: (chart, version) → digest.
+fn listed(server: &Server, creds: (&str, &str)) -> std::collections::BTreeMap<(String, String), String> {
+    let response = client().get(server.url("/ops/index.yaml")).basic_auth(creds.0, Some(creds.1)).send().unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "index on port {}", server.port);
+    let index = yaml(&response.text().unwrap());
+    let mut found = std::collections::BTreeMap::new();
+    for (name, versions) in index["entries"].as_mapping().expect("entries") {
+        for version in versions.as_sequence().unwrap() {
+            let key = (name.as_str().unwrap().to_string(), version["version"].as_str().unwrap().to_string());
+            found.insert(key, version["digest"].as_str().unwrap().to_string());
+        }
+    }
+    found
+}
+
+/// Waits until `server` lists `name` `version` with `digest` (`None`: no longer lists
+/// it); how long that took. Fails after 10 s.
+fn wait_listed(server: &Server, creds: (&str, &str), name: &str, version: &str, digest: Option<&str>) -> Duration {
+    let started = Instant::now();
+    loop {
+        let found = listed(server, creds).remove(&(name.to_string(), version.to_string()));
+        if found.as_deref() == digest {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "server on port {} lists {name} {version} as {found:?}, not {digest:?}, after 10 s",
+            server.port
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Two pods of one rendered Deployment, as real servers on one bucket of a real S3 store
+/// (a one-node Garage on 127.0.0.1): every variable comes from the render (the bucket's
+/// endpoint and key are the store's, given as values, the key resolved through the
+/// chart's Secret); only the port, the listen address and the scratch folder are the
+/// harness's, each server with a folder of its own as each pod has its emptyDir. An
+/// upload through either is in the other's index within a second.
+#[test]
+fn rendered_pods_on_one_bucket_see_each_others_uploads_within_a_second() {
+    const FRESH: Duration = Duration::from_secs(1);
+    let garage = Garage::start(1);
+    let rendered = render(json!({
+        "replicaCount": 2,
+        "auth": {"password": "bucket pass"},
+        "storage": {"backend": "amazon", "amazon": {
+            "bucket": garage.bucket, "prefix": "chart-test", "region": "garage",
+            "endpoint": garage.endpoint(0), "forcePathStyle": true,
+            "accessKeyId": garage.key_id, "secretAccessKey": garage.secret}},
+    }));
+    assert_eq!(rendered.get("Deployment")["spec"]["replicas"], 2);
+    let mut env = rendered.pod_env(&[]);
+    // What the chart gives the pod is what the tests' own replicas run with.
+    for (name, value) in garage.env(0, "chart-test") {
+        assert!(env.contains(&(name.clone(), value.clone())), "the pod has no {name}={value}: {env:?}");
+    }
+    env.retain(|(name, _)| !["PORT", "LISTEN_HOST", "STORAGE_LOCAL_ROOTDIR"].contains(&name.as_str()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut pods = [Server::start(&env), Server::start(&env)];
+    assert_ne!(pods[0].root, pods[1].root);
+    let creds = ("admin", "bucket pass");
+    assert_eq!(pods[1].get("/ops/index.yaml").status(), StatusCode::UNAUTHORIZED);
+
+    let upload = |pod: &Server, package: &[u8]| {
+        let response = client()
+            .post(pod.url("/api/ops/charts"))
+            .basic_auth(creds.0, Some(creds.1))
+            .body(package.to_vec())
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "upload through port {}", pod.port);
+    };
+    let mut worst = Duration::ZERO;
+    // The chart's own package through the first pod, then more through either.
+    let out = tempfile::tempdir().unwrap();
+    let packaged = deploy_chart_json(&["package", chart().to_str().unwrap(), out.path().to_str().unwrap()]);
+    let package = std::fs::read(packaged["path"].as_str().unwrap()).unwrap();
+    upload(&pods[0], &package);
+    worst = worst.max(wait_listed(&pods[1], creds, "charthall", CHART_VERSION, Some(&sha256_hex(&package))));
+    for i in 0..6 {
+        let package = ChartBuilder::new("web", &format!("1.{i}.0")).build();
+        let (from, to) = (&pods[i % 2], &pods[(i + 1) % 2]);
+        upload(from, &package);
+        worst = worst.max(wait_listed(to, creds, "web", &format!("1.{i}.0"), Some(&sha256_hex(&package))));
+    }
+    // A delete travels the same way.
+    let response =
+        client().delete(pods[1].url("/api/ops/charts/web/1.0.0")).basic_auth(creds.0, Some(creds.1)).send().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    worst = worst.max(wait_listed(&pods[0], creds, "web", "1.0.0", None));
+    println!("worst time for a change to reach the other pod: {} ms", worst.as_millis());
+    assert!(worst <= FRESH, "a change took {worst:?} to reach the other pod");
+    assert_eq!(listed(&pods[0], creds), listed(&pods[1], creds));
+    assert_eq!(listed(&pods[0], creds).len(), 6);
+
+    // The package itself is served by the pod it was not uploaded to, from the bucket …
+    let served = client()
+        .get(pods[1].url(&format!("/ops/charts/charthall-{CHART_VERSION}.tgz")))
+        .basic_auth(creds.0, Some(creds.1))
+        .send()
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.bytes().unwrap().as_ref(), package.as_slice());
+    // … and no pod keeps a package in its scratch folder.
+    for pod in &pods {
+        let files = files_under(&pod.root);
+        assert!(!files.iter().any(|f| f.ends_with(".tgz")), "packages in {:?}: {files:?}", pod.root);
+    }
+
+    // SIGTERM, as Kubernetes stops the pods during a rolling update.
+    for pod in &mut pods {
+        pod.stop();
+    }
 }

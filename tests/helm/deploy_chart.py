@@ -15,16 +15,19 @@ Usage (the python of tests/helm/setup-venv.sh):
       prints {"messages": [{"severity": 1|2|3, "path": "..."}], "errors": N}
   deploy_chart.py package CHART_DIR DEST_DIR
       prints {"path": "<DEST_DIR>/<name>-<version>.tgz"}
-  deploy_chart.py render CHART_DIR [--values JSON] [--release NAME] [--namespace NS]
-                  [--existing JSON]
+  deploy_chart.py render CHART_DIR [--values JSON] [--set NAME=VALUE ...]
+                  [--release NAME] [--namespace NS] [--existing JSON]
+      (--set as `helm install --set` takes it, applied over --values; see set_value)
       prints {"objects": [<each object Helm created, as JSON>], "requests": [...],
               "notes": "<NOTES.txt as rendered>", "status": "deployed", "manifest": "..."}
-Exit status: 0 ok, 1 a Helm call failed (its error text on stderr), 124 timeout.
+Exit status: 0 ok, 1 a Helm call failed (its error text on stderr), 2 a bad --set,
+124 timeout.
 """
 
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -184,6 +187,33 @@ class FakeApi(BaseHTTPRequestHandler):
         self.not_found(urlsplit(self.path).path)
 
 
+def set_value(values, assignment):
+    """Applies one `--set NAME=VALUE` to `values` as `helm install --set` does for a
+    single dotted name: maps are made along the path, and the value is typed as Helm's
+    strvals types it (true/false a bool, null nothing, a whole number an int, anything
+    else a string). Lists and comma-separated assignments are not supported."""
+    name, sep, raw = assignment.partition("=")
+    if not sep or not name:
+        fail("set", f"--set wants NAME=VALUE, not {assignment!r}", code=2)
+    if "," in assignment or "[" in name:
+        fail("set", f"--set {assignment!r}: lists and commas are not supported here", code=2)
+    if raw in ("true", "false"):
+        value = raw == "true"
+    elif raw == "null":
+        value = None
+    elif re.fullmatch(r"-?(0|[1-9][0-9]*)", raw):
+        value = int(raw)
+    else:
+        value = raw
+    *path, last = name.split(".")
+    node = values
+    for key in path:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    node[last] = value
+
+
 def kubeconfig(url, namespace):
     return f"""apiVersion: v1
 kind: Config
@@ -217,6 +247,8 @@ def main(argv=None):
     s = sub.add_parser("render")
     s.add_argument("chart_dir")
     s.add_argument("--values", default="{}", help="values as a JSON object")
+    s.add_argument("--set", action="append", default=[], dest="set_values",
+                   metavar="NAME=VALUE", help="one value, as helm install --set takes it")
     s.add_argument("--release", default="charthall")
     s.add_argument("--namespace", default="charts")
     s.add_argument("--existing", default="[]",
@@ -251,6 +283,8 @@ def main(argv=None):
             f.write(kubeconfig(url, a.namespace))
         cfg = h.Configuration(namespace=a.namespace, kubeconfig=f.name)
         values = json.loads(a.values)
+        for assignment in a.set_values:
+            set_value(values, assignment)
         for obj in json.loads(a.existing):
             plural = next(p for kinds in RESOURCES.values() for k, p in kinds
                           if k == obj["kind"])
