@@ -7,7 +7,8 @@
 //!   before anything starts; every ChartMuseum setting is taken or refused by name.
 //! - [`chart`]: what a chart package is — reading a `.tgz` safely, `Chart.yaml`
 //!   metadata and Helm's validation, provenance files, version ordering.
-//! - [`storage`]: the [`storage::Storage`] trait and the local-folder backend.
+//! - [`storage`]: the [`storage::Storage`] trait, the local-folder backend, the S3 bucket
+//!   backend, and the journal through which replicas on one bucket share their changes.
 //! - [`index`]: per-repository state, the immutable snapshots readers see (swapped with
 //!   `ArcSwap`), storage scans on a worker pool, and the write path (upload, delete).
 //! - [`http`]: a bare hyper service — routing, basic auth, handlers, response bodies,
