@@ -2,6 +2,7 @@
 //! tests/helm/helm_flow.py) against the real server.
 
 mod common;
+use common::helm::{helm, Helm};
 use common::*;
 
 use std::path::{Path, PathBuf};
@@ -11,48 +12,6 @@ use std::sync::OnceLock;
 // ---------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------
-
-/// What one helm_flow.py run answered.
-struct Helm {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Helm {
-    fn ok(&self) -> serde_json::Value {
-        assert_eq!(self.code, Some(0), "helm_flow failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        let line = self.stdout.lines().last().unwrap_or_default();
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("helm_flow printed no JSON ({e}): {}", self.stdout))
-    }
-
-    fn failed(&self) -> &str {
-        assert_eq!(
-            self.code,
-            Some(1),
-            "helm_flow should fail in a Helm call:\nstdout: {}\nstderr: {}",
-            self.stdout,
-            self.stderr
-        );
-        &self.stderr
-    }
-}
-
-/// Runs helm_flow.py with `args`, in `home` when given (else a throwaway home).
-fn helm(home: Option<&Path>, args: &[&str]) -> Helm {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm/helm_flow.py");
-    let mut command = Command::new(tools_python());
-    command.arg(&script).args(["--timeout", "60"]);
-    if let Some(home) = home {
-        command.arg("--home").arg(home);
-    }
-    let output = command.args(args).output().expect("run helm_flow.py");
-    Helm {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 /// `repo add` + `repo update` + `show chart NAME/CHART`, in `home` when given.
 fn repo_flow_in(home: Option<&Path>, url: &str, chart: &str, version: &str, creds: Option<(&str, &str)>) -> Helm {

@@ -1,7 +1,8 @@
 //! What a chart package is: its metadata (`Chart.yaml`), how a package is read and
-//! checked, and how versions compare.
+//! checked, how versions compare, and how a version looks as an OCI artifact.
 
 pub mod metadata;
+pub mod oci;
 pub mod package;
 pub mod provenance;
 pub mod version;

@@ -34,6 +34,8 @@ pub enum RouteClass {
     Health,
     Info,
     Metrics,
+    /// The OCI distribution API (`/v2/`).
+    Oci,
     Other,
 }
 
@@ -56,6 +58,7 @@ impl RouteClass {
             Route::Health => RouteClass::Health,
             Route::Info => RouteClass::Info,
             Route::Metrics => RouteClass::Metrics,
+            Route::OciBase | Route::Oci { .. } => RouteClass::Oci,
             Route::WrongDepth | Route::NotFound => RouteClass::Other,
         }
     }
@@ -70,6 +73,7 @@ impl RouteClass {
         RouteClass::Health,
         RouteClass::Info,
         RouteClass::Metrics,
+        RouteClass::Oci,
         RouteClass::Other,
     ];
 
@@ -84,12 +88,13 @@ impl RouteClass {
             RouteClass::Health => "health",
             RouteClass::Info => "info",
             RouteClass::Metrics => "metrics",
+            RouteClass::Oci => "oci",
             RouteClass::Other => "other",
         }
     }
 }
 
-const CLASSES: usize = 10;
+const CLASSES: usize = 11;
 
 /// The status codes this server answers, each counted apart; anything else is `other`.
 const CODES: [u16; 20] =

@@ -10,6 +10,7 @@ mod delete;
 mod idle;
 mod index_yaml;
 mod metrics;
+mod oci;
 mod packages;
 mod query;
 mod record;
@@ -41,7 +42,7 @@ use metrics::{Metrics, RouteClass};
 use record::RequestRecord;
 use reply_future::ReplyFuture;
 use response::Reply;
-use route::Route;
+use route::{OciTarget, Route};
 
 /// Everything a request handler needs, shared by all connections.
 pub struct App {
@@ -239,6 +240,19 @@ impl App {
                     "not found: metrics are off on this server (DISABLE_METRICS or ENABLE_METRICS=false)",
                 ),
             },
+            (Route::OciBase, Method::GET | Method::HEAD) => oci::base(),
+            (Route::Oci { repo, chart, target: OciTarget::Tags }, Method::GET | Method::HEAD) => {
+                oci::tags(self, &repo, &chart, request.uri().query(), head)
+            }
+            (Route::Oci { repo, chart, target: OciTarget::Manifest(reference) }, Method::GET | Method::HEAD) => {
+                oci::manifest(self, &repo, &chart, &reference, head)
+            }
+            (Route::Oci { repo, chart, target: OciTarget::Blob(digest) }, Method::GET | Method::HEAD) => {
+                let app = self.clone();
+                let (repo, chart, digest) = (repo.into_owned(), chart.into_owned(), digest.into_owned());
+                return ReplyFuture::later(async move { oci::blob(&app, repo, chart, digest, head).await });
+            }
+            (Route::OciBase | Route::Oci { .. }, _) => oci::unsupported(),
             (Route::WrongDepth, _) => self.wrong_depth(),
             (Route::NotFound, _) => response::not_found(),
             (route, method) => method_not_allowed(&route, &method),

@@ -61,7 +61,29 @@ pub enum Route<'a> {
     ApiSummary {
         repo: Cow<'a, str>,
     },
+    /// `/v2/`: the OCI distribution API's base, always at the root of the host (a registry
+    /// has no path prefix).
+    OciBase,
+    /// `/v2/<repo>/<chart>/…`: a chart of a repository as an OCI repository.
+    Oci {
+        repo: Cow<'a, str>,
+        chart: Cow<'a, str>,
+        target: OciTarget<'a>,
+    },
     NotFound,
+}
+
+/// What an OCI request under a repository name asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OciTarget<'a> {
+    /// `tags/list`
+    Tags,
+    /// `manifests/<tag or digest>`
+    Manifest(Cow<'a, str>),
+    /// `blobs/<digest>`
+    Blob(Cow<'a, str>),
+    /// `blobs/uploads/…`
+    Upload,
 }
 
 impl Route<'_> {
@@ -76,7 +98,8 @@ impl Route<'_> {
             | Route::ApiTemplates { repo, .. }
             | Route::ApiValues { repo, .. }
             | Route::ApiProvenance { repo }
-            | Route::ApiSummary { repo } => repo,
+            | Route::ApiSummary { repo }
+            | Route::Oci { repo, .. } => repo,
             _ => "",
         }
     }
@@ -97,6 +120,15 @@ impl Route<'_> {
 
 /// Resolves `path` (the request path, context path included).
 pub fn resolve<'a>(path: &'a str, context_path: &str, depth: u8) -> Route<'a> {
+    if let Some(rest) = path.strip_prefix("/v2") {
+        if rest.is_empty() || rest == "/" {
+            return Route::OciBase;
+        }
+        // A repository named `v2` keeps its classic routes: only OCI shapes are taken.
+        if let Some(route) = rest.strip_prefix('/').and_then(|rest| resolve_oci(rest, depth)) {
+            return route;
+        }
+    }
     match resolve_at(path, context_path, depth) {
         // Only a repository's path, or nothing: a client that forgot the repository (`helm
         // repo add x http://host` on a server with DEPTH=1) is told where they are.
@@ -174,6 +206,26 @@ fn resolve_at<'a>(path: &'a str, context_path: &str, depth: u8) -> Route<'a> {
     }
 }
 
+/// `<repo>/<chart>/<target>` (the name is `DEPTH` + 1 segments), or `None` if `rest` has
+/// no OCI shape.
+fn resolve_oci(rest: &str, depth: u8) -> Option<Route<'_>> {
+    let segments: SmallVec<[&str; 8]> = rest.split('/').collect();
+    let name_len = depth as usize + 1;
+    if segments.len() < name_len + 2 || !segments[..name_len].iter().all(|s| is_repo_segment(s) && !s.contains('%')) {
+        return None;
+    }
+    let repo = Cow::Owned(segments[..depth as usize].join("/"));
+    let chart = Cow::Borrowed(segments[depth as usize]);
+    let target = match &segments[name_len..] {
+        ["tags", "list"] => OciTarget::Tags,
+        ["manifests", reference] if !reference.is_empty() => OciTarget::Manifest(Cow::Borrowed(reference)),
+        ["blobs", "uploads", ..] => OciTarget::Upload,
+        ["blobs", digest] if !digest.is_empty() => OciTarget::Blob(Cow::Borrowed(digest)),
+        _ => return None,
+    };
+    Some(Route::Oci { repo, chart, target })
+}
+
 /// A path segment percent-decoded, unless it would then hold a separator or a NUL.
 fn decode(segment: &str) -> Option<Cow<'_, str>> {
     let decoded =
@@ -216,6 +268,20 @@ mod tests {
         assert_eq!(resolve("/api/a/summary", "", 1), Route::ApiSummary { repo: repo("a") });
         assert_eq!(resolve("/api/summary", "", 0), Route::ApiSummary { repo: repo("") });
         assert_eq!(resolve("/api/o/r/summary", "", 2), Route::ApiSummary { repo: repo("o/r") });
+        assert_eq!(resolve("/v2/", "/helm", 1), Route::OciBase);
+        assert_eq!(
+            resolve("/v2/team/web/manifests/1.0.0", "", 1),
+            Route::Oci { repo: repo("team"), chart: "web".into(), target: OciTarget::Manifest("1.0.0".into()) }
+        );
+        assert_eq!(
+            resolve("/v2/web/tags/list", "", 0),
+            Route::Oci { repo: repo(""), chart: "web".into(), target: OciTarget::Tags }
+        );
+        assert_eq!(
+            resolve("/v2/o/r/web/blobs/uploads/", "", 2),
+            Route::Oci { repo: repo("o/r"), chart: "web".into(), target: OciTarget::Upload }
+        );
+        assert_eq!(resolve("/v2/index.yaml", "", 1), Route::Index { repo: repo("v2") });
         assert_eq!(resolve("/a/index.yaml/", "", 1), Route::NotFound);
         assert_eq!(resolve("/.cache/index.yaml", "", 1), Route::NotFound);
         assert_eq!(resolve("/%2e%2e/index.yaml", "", 1), Route::NotFound);

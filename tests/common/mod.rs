@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub mod garage;
+pub mod helm;
 
 pub use reqwest::blocking::{Client, Response};
 pub use reqwest::StatusCode;

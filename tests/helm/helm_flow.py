@@ -26,6 +26,9 @@ reuse it for update-show), else a temp dir removed on exit. Exit status: 0 ok,
       put in the URL as user:pass@host; Go sends them as Basic auth.
   repo-add-only --url URL --name NAME [--username U --password P]
       RepoAdd only (does Helm accept this index?); prints {"added": true}.
+  oci-show REF [--login HOST:PORT --username U --password P] [--expect-version V]
+      Show.chart("oci://HOST:PORT/REPO/CHART[:TAG]") over plain HTTP, after a
+      RegistryLogin when --login is given; prints {"chart": {...}, "chart_yaml": "..."}.
 
 Show cannot pick a version: it resolves the highest non-prerelease semver in
 the index. Helm caches packages by index digest under the home, so a reused
@@ -159,6 +162,13 @@ def main(argv=None):
     s = sub.add_parser("repo-add-only")
     repo_args(s)
 
+    s = sub.add_parser("oci-show")
+    s.add_argument("ref")
+    s.add_argument("--login")
+    s.add_argument("--username")
+    s.add_argument("--password")
+    s.add_argument("--expect-version")
+
     s = sub.add_parser("show-url")
     s.add_argument("url")
     s.add_argument("--username")
@@ -177,7 +187,7 @@ def main(argv=None):
     make_home(a.home)
     import helm_sdkpy as h  # only after make_home (see there)
 
-    cfg = h.Configuration()
+    cfg = h.Configuration(plain_http=(a.cmd == "oci-show"))
 
     if a.cmd == "package":
         lint = call("lint", h.Lint(cfg).run(a.chart_dir))
@@ -202,6 +212,11 @@ def main(argv=None):
         out = {"updated": True}
         out.update(show(h, cfg, f"{a.name}/{a.chart}", a.expect_version))
         print(json.dumps(out))
+    elif a.cmd == "oci-show":
+        if a.login:
+            call("registry login", h.RegistryLogin(cfg).run(
+                hostname=a.login, username=a.username or "", password=a.password or "", plain_http=True))
+        print(json.dumps(show(h, cfg, a.ref, a.expect_version)))
     elif a.cmd == "show-url":
         url = a.url
         if a.username or a.password:

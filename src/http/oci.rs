@@ -1,0 +1,198 @@
+//! The OCI distribution API (`/v2/`), read side: every chart version in a repository is
+//! also pullable as `oci://<host>/<repo>/<chart>:<version>` (`helm pull/show/install`).
+//!
+//! The mapping: repository name `<repo>/<chart>` (`<chart>` at `DEPTH=0`), tag = version
+//! with `+` written `_`, the chart layer = the package file in storage (its sha256 is
+//! both the layer digest and the index digest), config and manifest derived from the
+//! index entry ([`crate::chart::oci`]), the same bytes on every replica and restart.
+//! Pushing over OCI is not supported yet: those requests get the spec's `UNSUPPORTED`.
+
+use std::sync::Arc;
+
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LINK};
+use hyper::{Response, StatusCode};
+
+use super::body::Body;
+use super::response::{self, Reply};
+use super::App;
+use crate::chart::oci::{self, Artifact};
+use crate::index::IndexedVersion;
+use crate::storage::Opened;
+
+const API_VERSION: HeaderValue = HeaderValue::from_static("registry/2.0");
+const DISTRIBUTION_API_VERSION: &str = "docker-distribution-api-version";
+const CONTENT_DIGEST: &str = "docker-content-digest";
+
+/// An error as the spec shapes it: `{"errors":[{"code":…,"message":…}]}`.
+pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Reply {
+    let body = serde_json::json!({ "errors": [{ "code": code, "message": message.into(), "detail": null }] });
+    let mut reply = response::json(status, &body);
+    reply.headers_mut().insert(DISTRIBUTION_API_VERSION, API_VERSION);
+    reply
+}
+
+/// `GET /v2/`: this is a registry (reached only with credentials, when auth is on).
+pub fn base() -> Reply {
+    let mut reply = response::bytes(StatusCode::OK, response::JSON, &b"{}"[..]);
+    reply.headers_mut().insert(DISTRIBUTION_API_VERSION, API_VERSION);
+    reply
+}
+
+/// Requests that would write: not supported yet.
+pub fn unsupported() -> Reply {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "UNSUPPORTED",
+        "pushing and deleting over OCI are not supported yet: upload charts with POST /api/<repo>/charts",
+    )
+}
+
+/// The versions of `chart` in `repo`, or the spec's `NAME_UNKNOWN`.
+fn versions(app: &App, repo: &str, chart: &str) -> Result<Vec<Arc<IndexedVersion>>, Reply> {
+    let snapshot = app.catalog.snapshot(repo);
+    match snapshot.charts.get(chart) {
+        Some(found) if !found.versions.is_empty() => Ok(found.versions.clone()),
+        _ => Err(error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", format!("repository name not known: {}", name(repo, chart)))),
+    }
+}
+
+fn name(repo: &str, chart: &str) -> String {
+    if repo.is_empty() {
+        chart.to_string()
+    } else {
+        format!("{repo}/{chart}")
+    }
+}
+
+fn artifact(version: &IndexedVersion) -> Artifact {
+    oci::derive(&version.entry(), &version.digest_hex(), version.stamp.size)
+}
+
+/// `GET /v2/<name>/tags/list[?n=&last=]`: tags in lexical order (the spec's rule, not
+/// the index's newest-first), paged with a `Link` to the next page.
+pub fn tags(app: &App, repo: &str, chart: &str, query: Option<&str>, head: bool) -> Reply {
+    let versions = match versions(app, repo, chart) {
+        Ok(versions) => versions,
+        Err(reply) => return reply,
+    };
+    let mut limit = None;
+    let mut last = None;
+    for (key, value) in query.map(|q| form_pairs(q)).unwrap_or_default() {
+        match key.as_str() {
+            "n" => match value.parse::<usize>() {
+                Ok(n) => limit = Some(n),
+                Err(_) => return error(StatusCode::BAD_REQUEST, "PAGINATION_NUMBER_INVALID", format!("n={value} is not a number")),
+            },
+            "last" => last = Some(value),
+            _ => {}
+        }
+    }
+    let mut tags: Vec<String> = versions.iter().map(|v| oci::tag_of(&v.version)).collect();
+    tags.sort();
+    let mut page: Vec<String> =
+        tags.into_iter().filter(|tag| last.as_ref().is_none_or(|last| tag.as_str() > last.as_str())).collect();
+    let more = limit.is_some_and(|n| page.len() > n);
+    if let Some(n) = limit {
+        page.truncate(n);
+    }
+    let name = name(repo, chart);
+    let body = serde_json::to_vec(&serde_json::json!({ "name": name, "tags": page })).expect("JSON");
+    let mut reply = response::bytes(StatusCode::OK, response::JSON, body);
+    if let (true, Some(n), Some(last)) = (more, limit, page.last()) {
+        if let Ok(link) = HeaderValue::from_str(&format!("</v2/{name}/tags/list?n={n}&last={last}>; rel=\"next\"")) {
+            reply.headers_mut().insert(LINK, link);
+        }
+    }
+    finish(reply, head)
+}
+
+/// `GET|HEAD /v2/<name>/manifests/<tag or digest>`.
+pub fn manifest(app: &App, repo: &str, chart: &str, reference: &str, head: bool) -> Reply {
+    let versions = match versions(app, repo, chart) {
+        Ok(versions) => versions,
+        Err(reply) => return reply,
+    };
+    let found = if reference.starts_with("sha256:") {
+        versions.iter().map(|v| artifact(v)).find(|a| a.manifest_digest == reference)
+    } else {
+        versions.iter().find(|v| oci::tag_of(&v.version) == reference).map(|v| artifact(v))
+    };
+    let Some(found) = found else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "MANIFEST_UNKNOWN",
+            format!("manifest unknown: {} has no tag or digest {reference}", name(repo, chart)),
+        );
+    };
+    let mut reply = response::bytes(StatusCode::OK, HeaderValue::from_static(oci::MANIFEST_MEDIA_TYPE), found.manifest);
+    insert_digest(&mut reply, &found.manifest_digest);
+    finish(reply, head)
+}
+
+/// `GET|HEAD /v2/<name>/blobs/<digest>`: the package file (streamed from storage, as a
+/// chart download) or a config blob.
+pub async fn blob(app: &App, repo: String, chart: String, digest: String, head: bool) -> Reply {
+    let versions = match versions(app, &repo, &chart) {
+        Ok(versions) => versions,
+        Err(reply) => return reply,
+    };
+    let full_name = name(&repo, &chart);
+    let unknown = || error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", format!("blob unknown to {full_name}: {digest}"));
+    let Some(hex) = digest.strip_prefix("sha256:") else {
+        return error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("not a sha256 digest: {digest}"));
+    };
+    if let Some(version) = versions.iter().find(|v| v.digest_hex() == hex) {
+        let catalog = app.catalog.clone();
+        let file = version.file_name.clone();
+        let opened = tokio::task::spawn_blocking(move || catalog.open(&repo, &file)).await.expect("storage task");
+        let (opened, info) = match opened {
+            Ok(found) => found,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return unknown(),
+            Err(e) => return response::storage_error(&e),
+        };
+        let body = match opened {
+            _ if head => Body::Empty,
+            Opened::File(file) => Body::file(file, info.size),
+            Opened::Stream(stream) => Body::stream(stream, info.size),
+        };
+        let mut reply = Response::new(body);
+        reply.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        reply.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(info.size));
+        insert_digest(&mut reply, &digest);
+        return reply;
+    }
+    match versions.iter().map(|v| artifact(v)).find(|a| a.config_digest == digest) {
+        Some(found) => {
+            let mut reply = response::bytes(StatusCode::OK, HeaderValue::from_static(oci::CONFIG_MEDIA_TYPE), found.config);
+            insert_digest(&mut reply, &digest);
+            finish(reply, head)
+        }
+        None => unknown(),
+    }
+}
+
+fn insert_digest(reply: &mut Reply, digest: &str) {
+    if let Ok(value) = HeaderValue::from_str(digest) {
+        reply.headers_mut().insert(CONTENT_DIGEST, value);
+    }
+    reply.headers_mut().insert(DISTRIBUTION_API_VERSION, API_VERSION);
+}
+
+fn finish(reply: Reply, head: bool) -> Reply {
+    if head {
+        response::without_body(reply)
+    } else {
+        reply
+    }
+}
+
+fn form_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+            Some((decode(key), decode(value)))
+        })
+        .collect()
+}
