@@ -1,7 +1,8 @@
-//! Charts uploaded over HTTP are pullable over OCI (`/v2/`): with the real Helm client
-//! (`helm show oci://…`, through helm-sdkpy), and as the distribution spec describes the
-//! answers — tags in lexical order with paging, manifests by tag and by digest, the chart
-//! layer being the very package file, errors in the spec's JSON shape.
+//! One store, two protocols: charts uploaded over HTTP are pullable over OCI (`/v2/`), and
+//! charts pushed over OCI are in `index.yaml` — with the real Helm client (`helm push` and
+//! `helm show oci://…`, through helm-sdkpy), and as the distribution spec describes the
+//! answers: tags in lexical order with paging, manifests by tag and by digest, chunked
+//! blob uploads, the chart layer being the very package file, errors in the spec's JSON.
 
 mod common;
 
@@ -113,9 +114,9 @@ fn unknown_names_and_references_and_writes_answer_spec_errors() {
         assert_eq!(response.status(), status, "{path}");
         assert_eq!(error_code(response), code, "{path}");
     }
-    let push = client().post(server.url("/v2/team/web/blobs/uploads/")).send().unwrap();
-    assert_eq!(push.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(error_code(push), "UNSUPPORTED");
+    let blob_delete = client().delete(server.url(&format!("/v2/team/web/blobs/sha256:{}", "0".repeat(64)))).send().unwrap();
+    assert_eq!(blob_delete.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(blob_delete), "UNSUPPORTED");
     // The classic routes of a repository named `v2` still work.
     put(&server, "v2", &ChartBuilder::new("web", "1.0.0").build());
     assert_eq!(index_versions(&index_of(&server, "/v2/index.yaml"), "web"), ["1.0.0"]);
@@ -154,4 +155,163 @@ fn registry_login_with_basic_auth_and_anonymous_pulls() {
     assert_eq!(upload.body(ChartBuilder::new("web", "1.0.0").build()).send().unwrap().status(), StatusCode::CREATED);
     let shown = helm(None, &["oci-show", &oci_ref(&open, "team/web:1.0.0")]).ok();
     assert_eq!(shown["chart"]["version"], "1.0.0");
+}
+
+/// Writes `package` to a file for Helm to push.
+fn package_file(dir: &std::path::Path, name: &str, version: &str, package: &[u8]) -> String {
+    let path = dir.join(format!("{name}-{version}.tgz"));
+    std::fs::write(&path, package).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// The digest Helm printed for a push (`Digest: sha256:…`).
+fn pushed_digest(stdout: &str) -> String {
+    stdout.lines().find_map(|l| l.strip_prefix("Digest: ")).unwrap_or_else(|| panic!("no digest in {stdout}")).to_string()
+}
+
+#[test]
+fn a_chart_pushed_with_helm_is_in_the_index_and_pulled_back_both_ways() {
+    let server = Server::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let package = ChartBuilder::new("web", "2.0.0").build();
+    let file = package_file(dir.path(), "web", "2.0.0", &package);
+    let remote = oci_ref(&server, "team");
+    let pushed = helm(None, &["oci-push", &file, &remote]);
+    pushed.ok();
+    // In the classic index as soon as the push answered, digest = the package's sha256.
+    let index = index_of(&server, "/team/index.yaml");
+    assert_eq!(index["entries"]["web"][0]["version"], "2.0.0");
+    assert_eq!(index["entries"]["web"][0]["digest"].as_str().unwrap(), sha256_hex(&package));
+    assert_eq!(server.get("/team/charts/web-2.0.0.tgz").bytes().unwrap().as_ref(), package.as_slice());
+    let url = server.url("/team");
+    let flow = helm(None, &["repo-flow", "--url", &url, "--name", "ch", "--chart", "web", "--expect-version", "2.0.0"]).ok();
+    assert_eq!(flow["chart"]["version"], "2.0.0");
+    // Over OCI, the manifest is the one Helm pushed, byte for byte.
+    let manifest = server.get("/v2/team/web/manifests/2.0.0");
+    assert_eq!(header(&manifest, "docker-content-digest"), pushed_digest(&pushed.stdout));
+    let shown = helm(None, &["oci-show", &oci_ref(&server, "team/web:2.0.0")]).ok();
+    assert_eq!(shown["chart"]["version"], "2.0.0");
+    // Pushing the same chart again is Helm's own repeat: accepted, nothing changes.
+    helm(None, &["oci-push", &file, &remote]).ok();
+    // Other bytes for the same version: refused, as an HTTP upload would be.
+    let other = ChartBuilder::new("web", "2.0.0").file("values.yaml", "other: true\n").build();
+    let other_dir = tempfile::tempdir().unwrap();
+    let refused = helm(None, &["oci-push", &package_file(other_dir.path(), "web", "2.0.0", &other), &remote]);
+    assert!(refused.failed().contains("409") || refused.stderr.contains("DENIED"), "{}", refused.stderr);
+    assert_eq!(server.get("/team/charts/web-2.0.0.tgz").bytes().unwrap().as_ref(), package.as_slice());
+    // Deleting over OCI deletes the version from both APIs.
+    let digest = pushed_digest(&pushed.stdout);
+    let deleted = client().delete(server.url(&format!("/v2/team/web/manifests/{digest}"))).send().unwrap();
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+    assert!(index_versions(&index_of(&server, "/team/index.yaml"), "web").is_empty());
+    assert_eq!(error_code(server.get("/v2/team/web/manifests/2.0.0")), "NAME_UNKNOWN");
+}
+
+#[test]
+fn helm_pushes_with_a_registry_login() {
+    let server = Server::start(&[("BASIC_AUTH_USER", "ci"), ("BASIC_AUTH_PASS", "s3cret")]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = package_file(dir.path(), "web", "1.0.0", &ChartBuilder::new("web", "1.0.0").build());
+    let (remote, host) = (oci_ref(&server, "team"), format!("127.0.0.1:{}", server.port));
+    helm(None, &["oci-push", &file, &remote]).failed();
+    helm(None, &["oci-push", &file, &remote, "--login", &host, "--username", "ci", "--password", "s3cret"]).ok();
+    let index = client().get(server.url("/team/index.yaml")).basic_auth("ci", Some("s3cret")).send().unwrap();
+    assert_eq!(index_versions(&yaml(&index.text().unwrap()), "web"), ["1.0.0"]);
+}
+
+/// `POST`s a whole blob; returns the answer.
+fn push_blob(server: &Server, name: &str, bytes: &[u8]) -> Response {
+    let url = server.url(&format!("/v2/{name}/blobs/uploads/?digest=sha256:{}", sha256_hex(bytes)));
+    client().post(url).body(bytes.to_vec()).send().unwrap()
+}
+
+fn manifest_for(config: &[u8], layer: &[u8]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": format!("sha256:{}", sha256_hex(config)), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": format!("sha256:{}", sha256_hex(layer)), "size": layer.len()}],
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_manifest_whose_chart_layer_is_not_a_valid_chart_is_refused_and_writes_nothing() {
+    let server = Server::start(&[]);
+    let config = br#"{"name":"web","version":"1.0.0"}"#.to_vec();
+    assert_eq!(push_blob(&server, "team/web", &config).status(), StatusCode::CREATED);
+    let put_manifest = |layer: &[u8], tag: &str| {
+        assert_eq!(push_blob(&server, "team/web", layer).status(), StatusCode::CREATED);
+        let url = server.url(&format!("/v2/team/web/manifests/{tag}"));
+        client().put(url).header("content-type", "application/vnd.oci.image.manifest.v1+json").body(manifest_for(&config, layer)).send().unwrap()
+    };
+    for (layer, tag, says) in [
+        (b"not a tarball".to_vec(), "1.0.0", "not a valid chart package"),
+        (ChartBuilder::new("web", "1.0.0").without("Chart.yaml").build(), "1.0.0", "Chart.yaml"),
+        (ChartBuilder::new("api", "1.0.0").build(), "1.0.0", "named api"),
+        (ChartBuilder::new("web", "1.0.0").build(), "2.0.0", "pushed as 2.0.0"),
+    ] {
+        let response = put_manifest(&layer, tag);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = json(response);
+        assert_eq!(body["errors"][0]["code"], "MANIFEST_INVALID", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains(says), "{says:?} not in {body}");
+    }
+    assert!(index_versions(&index_of(&server, "/team/index.yaml"), "web").is_empty());
+    assert!(files_under(&server.root.join("team")).is_empty(), "{:?}", files_under(&server.root.join("team")));
+    // A manifest naming a blob never pushed.
+    let unknown = manifest_for(&config, b"never pushed");
+    let response = client().put(server.url("/v2/team/web/manifests/1.0.0")).body(unknown).send().unwrap();
+    assert_eq!(error_code(response), "MANIFEST_BLOB_UNKNOWN");
+}
+
+#[test]
+fn chunked_uploads_follow_the_spec() {
+    let server = Server::start(&[]);
+    let started = client().post(server.url("/v2/team/web/blobs/uploads/")).send().unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let location = header(&started, "location");
+    assert!(location.starts_with("/v2/team/web/blobs/uploads/"), "{location}");
+    let data = noise(3000);
+    let patch = |range: Option<&str>, bytes: &[u8]| {
+        let mut request = client().patch(server.url(&location)).body(bytes.to_vec());
+        if let Some(range) = range {
+            request = request.header("content-range", range);
+        }
+        request.send().unwrap()
+    };
+    let first = patch(Some("0-999"), &data[..1000]);
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    assert_eq!(header(&first, "range"), "0-999");
+    // Out of order, or a chunk sent again: 416, and the upload is unchanged.
+    let again = patch(Some("0-999"), &data[..1000]);
+    assert_eq!(again.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&again, "range"), "0-999");
+    // Without Content-Range (as skopeo sends), appended.
+    assert_eq!(patch(None, &data[1000..2000]).status(), StatusCode::ACCEPTED);
+    let status = client().get(server.url(&location)).send().unwrap();
+    assert_eq!(status.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&status, "range"), "0-1999");
+    // The closing PUT with the last chunk and a wrong digest: refused, upload gone.
+    let wrong = client().put(server.url(&format!("{location}?digest=sha256:{}", "0".repeat(64)))).body(data[2000..].to_vec()).send().unwrap();
+    assert_eq!(error_code(wrong), "DIGEST_INVALID");
+    assert_eq!(error_code(client().get(server.url(&location)).send().unwrap()), "BLOB_UPLOAD_UNKNOWN");
+    // The whole flow again, right: the blob is pullable before any manifest names it.
+    let location = header(&client().post(server.url("/v2/team/web/blobs/uploads/")).send().unwrap(), "location");
+    assert_eq!(client().patch(server.url(&location)).body(data[..2000].to_vec()).send().unwrap().status(), StatusCode::ACCEPTED);
+    let digest = format!("sha256:{}", sha256_hex(&data));
+    let done = client().put(server.url(&format!("{location}?digest={digest}"))).body(data[2000..].to_vec()).send().unwrap();
+    assert_eq!(done.status(), StatusCode::CREATED);
+    assert_eq!(header(&done, "location"), format!("/v2/team/web/blobs/{digest}"));
+    let blob = server.get(&format!("/v2/team/web/blobs/{digest}"));
+    assert_eq!(blob.status(), StatusCode::OK);
+    assert_eq!(blob.bytes().unwrap().as_ref(), data.as_slice());
+    // A mount of a blob this server has is done at once; of one it lacks, a new upload.
+    let mount = client().post(server.url(&format!("/v2/team/other/blobs/uploads/?mount={digest}&from=team/web"))).send().unwrap();
+    assert_eq!(mount.status(), StatusCode::CREATED);
+    let mount = client().post(server.url(&format!("/v2/team/other/blobs/uploads/?mount=sha256:{}&from=x/y", "1".repeat(64)))).send().unwrap();
+    assert_eq!(mount.status(), StatusCode::ACCEPTED);
+    // Cancelled: gone.
+    let location = header(&mount, "location");
+    assert_eq!(client().delete(server.url(&location)).send().unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(error_code(client().get(server.url(&location)).send().unwrap()), "BLOB_UPLOAD_UNKNOWN");
 }

@@ -11,6 +11,7 @@ mod idle;
 mod index_yaml;
 mod metrics;
 mod oci;
+mod oci_push;
 mod packages;
 mod query;
 mod record;
@@ -63,6 +64,8 @@ pub struct App {
     metrics: Option<Metrics>,
     /// Whether a line is logged for each request (the log level lets `info` through).
     log_requests: bool,
+    /// OCI uploads in progress, and pushed manifests read so far.
+    oci: oci_push::OciState,
 }
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -87,6 +90,7 @@ impl App {
             request_id_prefix: format!("{:x}-{:x}", std::process::id(), started.as_secs()),
             metrics: config.metrics().then(|| Metrics::new(catalog.clone())),
             log_requests: record::logging(),
+            oci: oci_push::OciState::default(),
             config,
             catalog,
         })
@@ -244,8 +248,31 @@ impl App {
             (Route::Oci { repo, chart, target: OciTarget::Tags }, Method::GET | Method::HEAD) => {
                 oci::tags(self, &repo, &chart, request.uri().query(), head)
             }
-            (Route::Oci { repo, chart, target: OciTarget::Manifest(reference) }, Method::GET | Method::HEAD) => {
-                oci::manifest(self, &repo, &chart, &reference, head)
+            (Route::Oci { repo, chart, target: OciTarget::Manifest(reference) }, method) => {
+                let app = self.clone();
+                let (repo, chart, reference) = (repo.into_owned(), chart.into_owned(), reference.into_owned());
+                return ReplyFuture::later(async move {
+                    match method {
+                        Method::GET | Method::HEAD => oci::manifest(&app, repo, chart, reference, head).await,
+                        Method::PUT => oci_push::put_manifest(&app, repo, chart, reference, request).await,
+                        Method::DELETE => oci_push::delete_manifest(&app, repo, chart, reference).await,
+                        _ => oci::unsupported(),
+                    }
+                });
+            }
+            (Route::Oci { repo, chart, target: OciTarget::Upload(id) }, method) => {
+                let app = self.clone();
+                let (repo, chart, id) = (repo.into_owned(), chart.into_owned(), id.map(std::borrow::Cow::into_owned));
+                return ReplyFuture::later(async move {
+                    match (id, method) {
+                        (None, Method::POST) => oci_push::start(&app, repo, chart, request).await,
+                        (Some(id), Method::PATCH) => oci_push::patch(&app, repo, chart, id, request).await,
+                        (Some(id), Method::PUT) => oci_push::finish(&app, repo, chart, id, request).await,
+                        (Some(id), Method::GET | Method::HEAD) => oci_push::status(&app, &repo, &chart, &id),
+                        (Some(id), Method::DELETE) => oci_push::cancel(&app, &id),
+                        _ => oci::unsupported(),
+                    }
+                });
             }
             (Route::Oci { repo, chart, target: OciTarget::Blob(digest) }, Method::GET | Method::HEAD) => {
                 let app = self.clone();

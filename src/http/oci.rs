@@ -5,16 +5,17 @@
 //! with `+` written `_`, the chart layer = the package file in storage (its sha256 is
 //! both the layer digest and the index digest), config and manifest derived from the
 //! index entry ([`crate::chart::oci`]), the same bytes on every replica and restart.
-//! Pushing over OCI is not supported yet: those requests get the spec's `UNSUPPORTED`.
+//! A pushed chart's manifest is served exactly as it was pushed ([`super::oci_push`]).
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LINK};
 use hyper::{Response, StatusCode};
 
 use super::body::Body;
 use super::response::{self, Reply};
-use super::App;
+use super::{oci_push, App};
 use crate::chart::oci::{self, Artifact};
 use crate::index::IndexedVersion;
 use crate::storage::Opened;
@@ -38,12 +39,13 @@ pub fn base() -> Reply {
     reply
 }
 
-/// Requests that would write: not supported yet.
+/// Requests the API does not take (deleting a blob: blobs are packages, deleted with
+/// their version).
 pub fn unsupported() -> Reply {
     error(
         StatusCode::METHOD_NOT_ALLOWED,
         "UNSUPPORTED",
-        "pushing and deleting over OCI are not supported yet: upload charts with POST /api/<repo>/charts",
+        "not supported here: delete a chart version through its manifest or DELETE /api/<repo>/charts/<name>/<version>",
     )
 }
 
@@ -56,7 +58,7 @@ fn versions(app: &App, repo: &str, chart: &str) -> Result<Vec<Arc<IndexedVersion
     }
 }
 
-fn name(repo: &str, chart: &str) -> String {
+pub fn name(repo: &str, chart: &str) -> String {
     if repo.is_empty() {
         chart.to_string()
     } else {
@@ -106,36 +108,66 @@ pub fn tags(app: &App, repo: &str, chart: &str, query: Option<&str>, head: bool)
     finish(reply, head)
 }
 
+/// The manifest a version is served with: as pushed, or derived from its index entry.
+/// Blocks on storage the first time per version.
+fn served_manifest(app: &App, repo: &str, version: &IndexedVersion) -> (Bytes, String) {
+    match oci_push::pushed_manifest(app, repo, version) {
+        Some(pushed) => {
+            let digest = oci::digest_of(&pushed);
+            (pushed, digest)
+        }
+        None => {
+            let derived = artifact(version);
+            (Bytes::from(derived.manifest), derived.manifest_digest)
+        }
+    }
+}
+
+/// The version a tag or manifest digest names, with its manifest.
+async fn find_served(app: &Arc<App>, repo: &str, chart: &str, reference: &str) -> Option<(Arc<IndexedVersion>, Bytes, String)> {
+    let versions = versions(app, repo, chart).ok()?;
+    let (app, repo, reference) = (app.clone(), repo.to_string(), reference.to_string());
+    tokio::task::spawn_blocking(move || {
+        let by_digest = reference.starts_with("sha256:");
+        versions.into_iter().find_map(|version| {
+            if !by_digest && oci::tag_of(&version.version) != reference {
+                return None;
+            }
+            let (manifest, digest) = served_manifest(&app, &repo, &version);
+            (!by_digest || digest == reference).then_some((version, manifest, digest))
+        })
+    })
+    .await
+    .expect("manifest task")
+}
+
+/// The version a tag or manifest digest names.
+pub async fn find_version(app: &Arc<App>, repo: &str, chart: &str, reference: &str) -> Option<Arc<IndexedVersion>> {
+    find_served(app, repo, chart, reference).await.map(|(version, _, _)| version)
+}
+
 /// `GET|HEAD /v2/<name>/manifests/<tag or digest>`.
-pub fn manifest(app: &App, repo: &str, chart: &str, reference: &str, head: bool) -> Reply {
-    let versions = match versions(app, repo, chart) {
-        Ok(versions) => versions,
-        Err(reply) => return reply,
-    };
-    let found = if reference.starts_with("sha256:") {
-        versions.iter().map(|v| artifact(v)).find(|a| a.manifest_digest == reference)
-    } else {
-        versions.iter().find(|v| oci::tag_of(&v.version) == reference).map(|v| artifact(v))
-    };
-    let Some(found) = found else {
+pub async fn manifest(app: &Arc<App>, repo: String, chart: String, reference: String, head: bool) -> Reply {
+    if let Err(reply) = versions(app, &repo, &chart) {
+        return reply;
+    }
+    let Some((_, manifest, digest)) = find_served(app, &repo, &chart, &reference).await else {
         return error(
             StatusCode::NOT_FOUND,
             "MANIFEST_UNKNOWN",
-            format!("manifest unknown: {} has no tag or digest {reference}", name(repo, chart)),
+            format!("manifest unknown: {} has no tag or digest {reference}", name(&repo, &chart)),
         );
     };
-    let mut reply = response::bytes(StatusCode::OK, HeaderValue::from_static(oci::MANIFEST_MEDIA_TYPE), found.manifest);
-    insert_digest(&mut reply, &found.manifest_digest);
+    let mut reply = response::bytes(StatusCode::OK, HeaderValue::from_static(oci::MANIFEST_MEDIA_TYPE), manifest);
+    insert_digest(&mut reply, &digest);
     finish(reply, head)
 }
 
 /// `GET|HEAD /v2/<name>/blobs/<digest>`: the package file (streamed from storage, as a
 /// chart download) or a config blob.
 pub async fn blob(app: &App, repo: String, chart: String, digest: String, head: bool) -> Reply {
-    let versions = match versions(app, &repo, &chart) {
-        Ok(versions) => versions,
-        Err(reply) => return reply,
-    };
+    // A blob pushed before any manifest refers to it belongs to no chart yet.
+    let versions = versions(app, &repo, &chart).unwrap_or_default();
     let full_name = name(&repo, &chart);
     let unknown = || error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", format!("blob unknown to {full_name}: {digest}"));
     let Some(hex) = digest.strip_prefix("sha256:") else {
@@ -161,17 +193,34 @@ pub async fn blob(app: &App, repo: String, chart: String, digest: String, head: 
         insert_digest(&mut reply, &digest);
         return reply;
     }
-    match versions.iter().map(|v| artifact(v)).find(|a| a.config_digest == digest) {
-        Some(found) => {
-            let mut reply = response::bytes(StatusCode::OK, HeaderValue::from_static(oci::CONFIG_MEDIA_TYPE), found.config);
+    if let Some(found) = versions.iter().map(|v| artifact(v)).find(|a| a.config_digest == digest) {
+        let mut reply = response::bytes(StatusCode::OK, HeaderValue::from_static(oci::CONFIG_MEDIA_TYPE), found.config);
+        insert_digest(&mut reply, &digest);
+        return finish(reply, head);
+    }
+    // A pushed blob: a pushed chart's config, or one no manifest refers to yet.
+    let storage = app.catalog.storage().clone();
+    let hex = hex.to_string();
+    let opened = tokio::task::spawn_blocking(move || storage.open(oci_push::BLOBS, &hex)).await.expect("storage task");
+    match opened {
+        Ok((opened, info)) => {
+            let body = match opened {
+                _ if head => Body::Empty,
+                Opened::File(file) => Body::file(file, info.size),
+                Opened::Stream(stream) => Body::stream(stream, info.size),
+            };
+            let mut reply = Response::new(body);
+            reply.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            reply.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(info.size));
             insert_digest(&mut reply, &digest);
-            finish(reply, head)
+            reply
         }
-        None => unknown(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => unknown(),
+        Err(e) => response::storage_error(&e),
     }
 }
 
-fn insert_digest(reply: &mut Reply, digest: &str) {
+pub fn insert_digest(reply: &mut Reply, digest: &str) {
     if let Ok(value) = HeaderValue::from_str(digest) {
         reply.headers_mut().insert(CONTENT_DIGEST, value);
     }

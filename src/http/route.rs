@@ -82,8 +82,8 @@ pub enum OciTarget<'a> {
     Manifest(Cow<'a, str>),
     /// `blobs/<digest>`
     Blob(Cow<'a, str>),
-    /// `blobs/uploads/…`
-    Upload,
+    /// `blobs/uploads/` (a new upload), or `blobs/uploads/<id>`
+    Upload(Option<Cow<'a, str>>),
 }
 
 impl Route<'_> {
@@ -219,7 +219,8 @@ fn resolve_oci(rest: &str, depth: u8) -> Option<Route<'_>> {
     let target = match &segments[name_len..] {
         ["tags", "list"] => OciTarget::Tags,
         ["manifests", reference] if !reference.is_empty() => OciTarget::Manifest(Cow::Borrowed(reference)),
-        ["blobs", "uploads", ..] => OciTarget::Upload,
+        ["blobs", "uploads"] | ["blobs", "uploads", ""] => OciTarget::Upload(None),
+        ["blobs", "uploads", id] => OciTarget::Upload(Some(Cow::Borrowed(id))),
         ["blobs", digest] if !digest.is_empty() => OciTarget::Blob(Cow::Borrowed(digest)),
         _ => return None,
     };
@@ -279,7 +280,7 @@ mod tests {
         );
         assert_eq!(
             resolve("/v2/o/r/web/blobs/uploads/", "", 2),
-            Route::Oci { repo: repo("o/r"), chart: "web".into(), target: OciTarget::Upload }
+            Route::Oci { repo: repo("o/r"), chart: "web".into(), target: OciTarget::Upload(None) }
         );
         assert_eq!(resolve("/v2/index.yaml", "", 1), Route::Index { repo: repo("v2") });
         assert_eq!(resolve("/a/index.yaml/", "", 1), Route::NotFound);

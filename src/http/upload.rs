@@ -105,7 +105,7 @@ async fn receive(app: &App, request: Request<Incoming>, target: Target) -> Resul
 }
 
 /// Why a body could not be received.
-enum Received {
+pub(super) enum Received {
     Malformed(String),
     Storage(std::io::Error),
 }
@@ -183,7 +183,7 @@ async fn form_files(
 
 /// Fills a spool from the body's data, writing it in batches on the blocking pool: the
 /// upload holds at most a batch in memory.
-struct Filler {
+pub(super) struct Filler {
     spool: Option<Spool>,
     batch: Vec<Bytes>,
     batched: usize,
@@ -194,13 +194,18 @@ struct Filler {
 const BATCH: usize = 64 * 1024;
 
 impl Filler {
+    /// Goes on filling `spool`.
+    pub(super) fn resume(spool: Spool) -> Filler {
+        Filler { spool: Some(spool), batch: Vec::new(), batched: 0 }
+    }
+
     async fn new(app: &App) -> Result<Filler, Received> {
         let catalog = app.catalog.clone();
         let spool = tokio::task::spawn_blocking(move || catalog.spool()).await.expect("spool task");
         Ok(Filler { spool: Some(spool.map_err(Received::Storage)?), batch: Vec::new(), batched: 0 })
     }
 
-    async fn push(&mut self, data: Bytes) -> Result<(), Received> {
+    pub(super) async fn push(&mut self, data: Bytes) -> Result<(), Received> {
         self.batched += data.len();
         self.batch.push(data);
         if self.batched >= BATCH {
@@ -220,7 +225,7 @@ impl Filler {
         Ok(())
     }
 
-    async fn finish(mut self) -> Result<Spool, Received> {
+    pub(super) async fn finish(mut self) -> Result<Spool, Received> {
         self.flush().await?;
         Ok(self.spool.take().expect("a spool"))
     }

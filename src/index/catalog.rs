@@ -201,6 +201,11 @@ impl Catalog {
         self.storage.journal().is_some()
     }
 
+    /// The storage itself, for what lives beside the charts (OCI blobs and manifests).
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
     /// A temporary file to receive an upload's part into. Blocks.
     pub fn spool(&self) -> io::Result<Spool> {
         self.storage.spool()

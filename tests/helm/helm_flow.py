@@ -26,6 +26,8 @@ reuse it for update-show), else a temp dir removed on exit. Exit status: 0 ok,
       put in the URL as user:pass@host; Go sends them as Basic auth.
   repo-add-only --url URL --name NAME [--username U --password P]
       RepoAdd only (does Helm accept this index?); prints {"added": true}.
+  oci-push TGZ oci://HOST:PORT/REPO [--login HOST:PORT --username U --password P]
+      Push of a packaged chart over plain HTTP; prints {"pushed": true, "result": ...}.
   oci-show REF [--login HOST:PORT --username U --password P] [--expect-version V]
       Show.chart("oci://HOST:PORT/REPO/CHART[:TAG]") over plain HTTP, after a
       RegistryLogin when --login is given; prints {"chart": {...}, "chart_yaml": "..."}.
@@ -162,6 +164,13 @@ def main(argv=None):
     s = sub.add_parser("repo-add-only")
     repo_args(s)
 
+    s = sub.add_parser("oci-push")
+    s.add_argument("tgz")
+    s.add_argument("remote")
+    s.add_argument("--login")
+    s.add_argument("--username")
+    s.add_argument("--password")
+
     s = sub.add_parser("oci-show")
     s.add_argument("ref")
     s.add_argument("--login")
@@ -187,7 +196,7 @@ def main(argv=None):
     make_home(a.home)
     import helm_sdkpy as h  # only after make_home (see there)
 
-    cfg = h.Configuration(plain_http=(a.cmd == "oci-show"))
+    cfg = h.Configuration(plain_http=a.cmd.startswith("oci-"))
 
     if a.cmd == "package":
         lint = call("lint", h.Lint(cfg).run(a.chart_dir))
@@ -212,6 +221,12 @@ def main(argv=None):
         out = {"updated": True}
         out.update(show(h, cfg, f"{a.name}/{a.chart}", a.expect_version))
         print(json.dumps(out))
+    elif a.cmd == "oci-push":
+        if a.login:
+            call("registry login", h.RegistryLogin(cfg).run(
+                hostname=a.login, username=a.username or "", password=a.password or "", plain_http=True))
+        result = call("push", h.Push(cfg).run(a.tgz, a.remote, plain_http=True))
+        print(json.dumps({"pushed": True, "result": str(result)}))
     elif a.cmd == "oci-show":
         if a.login:
             call("registry login", h.RegistryLogin(cfg).run(
