@@ -315,3 +315,33 @@ fn chunked_uploads_follow_the_spec() {
     assert_eq!(client().delete(server.url(&location)).send().unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(error_code(client().get(server.url(&location)).send().unwrap()), "BLOB_UPLOAD_UNKNOWN");
 }
+
+/// Runs skopeo (Debian's, a second real OCI client) with `args`; returns its stdout.
+fn skopeo(args: &[&str]) -> String {
+    let output = std::process::Command::new("skopeo").args(args).output().expect("run skopeo (apt-get install skopeo)");
+    assert!(output.status.success(), "skopeo {args:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn skopeo_copies_a_chart_out_of_and_into_charthall() {
+    let server = Server::start(&[]);
+    let package = ChartBuilder::new("web", "3.1.0").build();
+    put(&server, "team", &package);
+    let dir = tempfile::tempdir().unwrap();
+    let layout = format!("oci:{}:web", dir.path().join("layout").display());
+    let source = format!("docker://127.0.0.1:{}/team/web:3.1.0", server.port);
+    skopeo(&["copy", "--src-tls-verify=false", &source, &layout]);
+    // skopeo pushes its own way: a mount attempt first, PATCH without Content-Range.
+    let target = format!("docker://127.0.0.1:{}/other/web:3.1.0", server.port);
+    skopeo(&["copy", "--dest-tls-verify=false", &layout, &target]);
+    let index = index_of(&server, "/other/index.yaml");
+    assert_eq!(index["entries"]["web"][0]["digest"].as_str().unwrap(), sha256_hex(&package), "the same package");
+    assert_eq!(server.get("/other/charts/web-3.1.0.tgz").bytes().unwrap().as_ref(), package.as_slice());
+    // The manifest copied in is kept as sent: the same bytes the source served.
+    let raw_source = skopeo(&["inspect", "--raw", "--tls-verify=false", &source]);
+    let raw_target = skopeo(&["inspect", "--raw", "--tls-verify=false", &target]);
+    assert_eq!(raw_source, raw_target);
+    let config = skopeo(&["inspect", "--config", "--raw", "--tls-verify=false", &target]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&config).unwrap()["version"], "3.1.0");
+}
