@@ -37,24 +37,7 @@ import tempfile
 import threading
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, seconds=30, proc=None, log=None):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if proc is not None and proc.poll() is not None:
-            sys.exit(f"the server for port {port} exited with {proc.returncode}:\n{open(log).read() if log else ''}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"nothing listens on {port} after {seconds}s")
+from harness import ChartHall, free_port, pct, wait_port, wrk
 
 
 class Garage:
@@ -105,25 +88,6 @@ class Garage:
         for proc in self.procs:
             proc.kill()
             proc.wait()
-
-
-class ChartHall:
-    def __init__(self, binary, root, cpus, env):
-        self.port = free_port()
-        self.log_path = os.path.join(root, f"charthall-{self.port}.log")
-        self.log = open(self.log_path, "w")
-        full = {"PATH": os.environ["PATH"], "PORT": str(self.port), "LISTEN_HOST": "127.0.0.1",
-                "STORAGE_LOCAL_ROOTDIR": os.path.join(root, f"data-{self.port}"), **env}
-        self.proc = subprocess.Popen(["taskset", "-c", cpus, binary], env=full, stdout=self.log, stderr=self.log)
-        wait_port(self.port, 60, self.proc, self.log_path)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def upload_all(port, repo, bodies, concurrency=1):
@@ -178,20 +142,12 @@ def chart(name, version):
     return buf.getvalue()
 
 
-def wrk(port, gzip, seconds, cpus):
-    args = ["taskset", "-c", cpus, "wrk", "-t2", "-c100", f"-d{seconds}s", "--timeout", "30s"]
-    if gzip:
-        args += ["-H", "Accept-Encoding: gzip"]
-    out = subprocess.run(args + [f"http://127.0.0.1:{port}/small/index.yaml"], capture_output=True, text=True).stdout
-    match = re.search(r"Requests/sec:\s*([\d.]+)", out)
-    if not match:
-        sys.exit(f"wrk printed no rate:\n{out}")
-    return float(match.group(1))
+def index_url(server):
+    return f"http://127.0.0.1:{server.port}/small/index.yaml"
 
 
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+def gzip_header(encoding):
+    return ["Accept-Encoding: gzip"] if encoding == "gzip" else []
 
 
 def main():
@@ -258,13 +214,13 @@ def main():
         for encoding in ("identity", "gzip"):
             rates = {"bucket": [], "folder": []}
             for side, server in (("bucket", replicas[0]), ("folder", local)):
-                wrk(server.port, encoding == "gzip", 2, args.load_cpus)  # warm-up
+                wrk(index_url(server), 2, args.load_cpus, gzip_header(encoding))  # warm-up
             for run in range(args.runs):
                 order = [("bucket", replicas[0]), ("folder", local)]
                 if run % 2:
                     order.reverse()
                 for side, server in order:
-                    rate = wrk(server.port, encoding == "gzip", args.seconds, args.load_cpus)
+                    rate = wrk(index_url(server), args.seconds, args.load_cpus, gzip_header(encoding))
                     print(f"   {encoding} run {run + 1} {side}: {rate:,.0f} req/s", file=sys.stderr)
                     rates[side].append(rate)
             results["index_get"][encoding] = {side: statistics.median(v) for side, v in rates.items()}

@@ -30,7 +30,7 @@ COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 {
     echo "Replicas on a bucket, ChartHall $COMMIT, $(date -u +%Y-%m-%d), load $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
-    python3 bench/replicas.py --bin "$BIN" --garage "$GARAGE" --data "$DATA" \
+    (cd bench && python3 replicas.py --bin "$BIN" --garage "$GARAGE" --data "$DATA" \
         --runs "${BENCH_RUNS:-3}" --seconds "${BENCH_SMALL_SECONDS:-5}" \
-        --server-cpus "$SERVER_CPUS" --load-cpus "$LOAD_CPUS" --out target/bench-replicas.json
+        --server-cpus "$SERVER_CPUS" --load-cpus "$LOAD_CPUS" --out ../target/bench-replicas.json)
 } | tee target/bench-replicas.md
