@@ -53,7 +53,8 @@ fn the_chart_layer_is_the_package_and_its_digest_the_index_digest() {
     let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     let layer = &manifest["layers"][0];
     assert_eq!(layer["mediaType"], "application/vnd.cncf.helm.chart.content.v1.tar+gzip");
-    let index_digest = index_of(&server, "/team/index.yaml")["entries"]["web"][0]["digest"].as_str().unwrap().to_string();
+    let index_digest =
+        index_of(&server, "/team/index.yaml")["entries"]["web"][0]["digest"].as_str().unwrap().to_string();
     assert_eq!(layer["digest"], format!("sha256:{index_digest}"));
     assert_eq!(layer["size"], package.len());
     let blob = server.get(&format!("/v2/team/web/blobs/{}", layer["digest"].as_str().unwrap()));
@@ -114,7 +115,8 @@ fn unknown_names_and_references_and_writes_answer_spec_errors() {
         assert_eq!(response.status(), status, "{path}");
         assert_eq!(error_code(response), code, "{path}");
     }
-    let blob_delete = client().delete(server.url(&format!("/v2/team/web/blobs/sha256:{}", "0".repeat(64)))).send().unwrap();
+    let blob_delete =
+        client().delete(server.url(&format!("/v2/team/web/blobs/sha256:{}", "0".repeat(64)))).send().unwrap();
     assert_eq!(blob_delete.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_code(blob_delete), "UNSUPPORTED");
     // The classic routes of a repository named `v2` still work.
@@ -145,7 +147,8 @@ fn registry_login_with_basic_auth_and_anonymous_pulls() {
     assert!(header(&base, "www-authenticate").starts_with("Basic realm="), "{base:?}");
     let host = format!("127.0.0.1:{}", server.port);
     let reference = oci_ref(&server, "team/web:1.0.0");
-    let shown = helm(None, &["oci-show", &reference, "--login", &host, "--username", "ci", "--password", "s3cret"]).ok();
+    let shown =
+        helm(None, &["oci-show", &reference, "--login", &host, "--username", "ci", "--password", "s3cret"]).ok();
     assert_eq!(shown["chart"]["version"], "1.0.0");
     helm(None, &["oci-show", &reference]).failed();
     helm(None, &["oci-show", &reference, "--login", &host, "--username", "ci", "--password", "wrong"]).failed();
@@ -166,7 +169,11 @@ fn package_file(dir: &std::path::Path, name: &str, version: &str, package: &[u8]
 
 /// The digest Helm printed for a push (`Digest: sha256:…`).
 fn pushed_digest(stdout: &str) -> String {
-    stdout.lines().find_map(|l| l.strip_prefix("Digest: ")).unwrap_or_else(|| panic!("no digest in {stdout}")).to_string()
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Digest: "))
+        .unwrap_or_else(|| panic!("no digest in {stdout}"))
+        .to_string()
 }
 
 #[test]
@@ -184,7 +191,8 @@ fn a_chart_pushed_with_helm_is_in_the_index_and_pulled_back_both_ways() {
     assert_eq!(index["entries"]["web"][0]["digest"].as_str().unwrap(), sha256_hex(&package));
     assert_eq!(server.get("/team/charts/web-2.0.0.tgz").bytes().unwrap().as_ref(), package.as_slice());
     let url = server.url("/team");
-    let flow = helm(None, &["repo-flow", "--url", &url, "--name", "ch", "--chart", "web", "--expect-version", "2.0.0"]).ok();
+    let flow =
+        helm(None, &["repo-flow", "--url", &url, "--name", "ch", "--chart", "web", "--expect-version", "2.0.0"]).ok();
     assert_eq!(flow["chart"]["version"], "2.0.0");
     // Over OCI, the manifest is the one Helm pushed, byte for byte.
     let manifest = server.get("/v2/team/web/manifests/2.0.0");
@@ -242,7 +250,12 @@ fn a_manifest_whose_chart_layer_is_not_a_valid_chart_is_refused_and_writes_nothi
     let put_manifest = |layer: &[u8], tag: &str| {
         assert_eq!(push_blob(&server, "team/web", layer).status(), StatusCode::CREATED);
         let url = server.url(&format!("/v2/team/web/manifests/{tag}"));
-        client().put(url).header("content-type", "application/vnd.oci.image.manifest.v1+json").body(manifest_for(&config, layer)).send().unwrap()
+        client()
+            .put(url)
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(manifest_for(&config, layer))
+            .send()
+            .unwrap()
     };
     for (layer, tag, says) in [
         (b"not a tarball".to_vec(), "1.0.0", "not a valid chart package"),
@@ -292,23 +305,37 @@ fn chunked_uploads_follow_the_spec() {
     assert_eq!(status.status(), StatusCode::NO_CONTENT);
     assert_eq!(header(&status, "range"), "0-1999");
     // The closing PUT with the last chunk and a wrong digest: refused, upload gone.
-    let wrong = client().put(server.url(&format!("{location}?digest=sha256:{}", "0".repeat(64)))).body(data[2000..].to_vec()).send().unwrap();
+    let wrong = client()
+        .put(server.url(&format!("{location}?digest=sha256:{}", "0".repeat(64))))
+        .body(data[2000..].to_vec())
+        .send()
+        .unwrap();
     assert_eq!(error_code(wrong), "DIGEST_INVALID");
     assert_eq!(error_code(client().get(server.url(&location)).send().unwrap()), "BLOB_UPLOAD_UNKNOWN");
     // The whole flow again, right: the blob is pullable before any manifest names it.
     let location = header(&client().post(server.url("/v2/team/web/blobs/uploads/")).send().unwrap(), "location");
-    assert_eq!(client().patch(server.url(&location)).body(data[..2000].to_vec()).send().unwrap().status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        client().patch(server.url(&location)).body(data[..2000].to_vec()).send().unwrap().status(),
+        StatusCode::ACCEPTED
+    );
     let digest = format!("sha256:{}", sha256_hex(&data));
-    let done = client().put(server.url(&format!("{location}?digest={digest}"))).body(data[2000..].to_vec()).send().unwrap();
+    let done =
+        client().put(server.url(&format!("{location}?digest={digest}"))).body(data[2000..].to_vec()).send().unwrap();
     assert_eq!(done.status(), StatusCode::CREATED);
     assert_eq!(header(&done, "location"), format!("/v2/team/web/blobs/{digest}"));
     let blob = server.get(&format!("/v2/team/web/blobs/{digest}"));
     assert_eq!(blob.status(), StatusCode::OK);
     assert_eq!(blob.bytes().unwrap().as_ref(), data.as_slice());
     // A mount of a blob this server has is done at once; of one it lacks, a new upload.
-    let mount = client().post(server.url(&format!("/v2/team/other/blobs/uploads/?mount={digest}&from=team/web"))).send().unwrap();
+    let mount = client()
+        .post(server.url(&format!("/v2/team/other/blobs/uploads/?mount={digest}&from=team/web")))
+        .send()
+        .unwrap();
     assert_eq!(mount.status(), StatusCode::CREATED);
-    let mount = client().post(server.url(&format!("/v2/team/other/blobs/uploads/?mount=sha256:{}&from=x/y", "1".repeat(64)))).send().unwrap();
+    let mount = client()
+        .post(server.url(&format!("/v2/team/other/blobs/uploads/?mount=sha256:{}&from=x/y", "1".repeat(64))))
+        .send()
+        .unwrap();
     assert_eq!(mount.status(), StatusCode::ACCEPTED);
     // Cancelled: gone.
     let location = header(&mount, "location");

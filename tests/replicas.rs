@@ -229,7 +229,11 @@ fn a_store_node_lost_mid_test_loses_no_acknowledged_upload() {
             println!("upload {i} refused while the node was lost: {}", response.status());
         }
     }
-    assert!(acknowledged.len() >= 20, "only {} of 24 uploads were taken with one node of three lost", acknowledged.len());
+    assert!(
+        acknowledged.len() >= 20,
+        "only {} of 24 uploads were taken with one node of three lost",
+        acknowledged.len()
+    );
     std::thread::sleep(FRESH);
     for replica in &replicas {
         assert_eq!(digests(replica, "team"), acknowledged, "replica on port {}", replica.port);

@@ -6,6 +6,7 @@
 //! entry, deterministically — no times, fields in a fixed order — so every replica and
 //! every restart serves the same bytes under the same digest.
 
+use bytes::Bytes;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -15,13 +16,26 @@ pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+jso
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
 pub const CHART_LAYER_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
-/// The config and manifest of one chart version, and their digests (`sha256:<hex>`).
+/// The manifest of one chart version and its config, with their digests
+/// (`sha256:<hex>`): derived, or as pushed.
 #[derive(Debug, Clone)]
 pub struct Artifact {
-    pub config: Vec<u8>,
+    /// The config blob when derived here; a pushed chart's config is a stored blob.
+    pub config: Option<Bytes>,
     pub config_digest: String,
-    pub manifest: Vec<u8>,
+    pub manifest: Bytes,
     pub manifest_digest: String,
+}
+
+impl Artifact {
+    /// A pushed manifest, kept as it is.
+    pub fn pushed(manifest: Bytes) -> Artifact {
+        let config_digest = serde_json::from_slice::<serde_json::Value>(&manifest)
+            .ok()
+            .and_then(|m| m["config"]["digest"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        Artifact { config: None, config_digest, manifest_digest: digest_of(&manifest), manifest }
+    }
 }
 
 /// A version as an OCI tag: Helm writes `+` (build metadata), which tags cannot hold, as `_`.
@@ -77,7 +91,12 @@ pub fn derive(entry: &ChartVersionEntry, package_digest: &str, package_size: u64
         annotations,
     };
     let manifest = serde_json::to_vec(&manifest).expect("a manifest serializes");
-    Artifact { manifest_digest: digest_of(&manifest), manifest, config, config_digest }
+    Artifact {
+        manifest_digest: digest_of(&manifest),
+        manifest: Bytes::from(manifest),
+        config: Some(Bytes::from(config)),
+        config_digest,
+    }
 }
 
 #[cfg(test)]
@@ -95,7 +114,7 @@ mod tests {
         entry.urls = vec!["charts/web-1.0.0+b.1.tgz".into()];
         let second = derive(&entry, &"ab".repeat(32), 100);
         assert_eq!(first.manifest, second.manifest, "index-only fields change nothing");
-        let config: serde_json::Value = serde_json::from_slice(&first.config).unwrap();
+        let config: serde_json::Value = serde_json::from_slice(first.config.as_ref().unwrap()).unwrap();
         assert_eq!(config["name"], "web");
         assert!(config.get("created").is_none() && config.get("urls").is_none());
         let manifest: serde_json::Value = serde_json::from_slice(&first.manifest).unwrap();

@@ -423,8 +423,7 @@ fn name_the_variable(message: String) -> String {
 
 /// `local` or `amazon`; ChartMuseum's other backends are refused by name.
 fn parse_storage(value: &str) -> Result<String, String> {
-    const CHARTMUSEUM: &[&str] =
-        &["google", "oracle", "microsoft", "alibaba", "openstack", "baidu", "etcd", "tencent"];
+    const CHARTMUSEUM: &[&str] = &["google", "oracle", "microsoft", "alibaba", "openstack", "baidu", "etcd", "tencent"];
     match value.trim() {
         "local" => Ok("local".into()),
         "amazon" | "s3" => Ok("amazon".into()),

@@ -64,7 +64,7 @@ pub struct App {
     metrics: Option<Metrics>,
     /// Whether a line is logged for each request (the log level lets `info` through).
     log_requests: bool,
-    /// OCI uploads in progress, and pushed manifests read so far.
+    /// OCI uploads in progress on this replica.
     oci: oci_push::OciState,
 }
 

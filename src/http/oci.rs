@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LINK};
 use hyper::{Response, StatusCode};
 
@@ -54,7 +53,11 @@ fn versions(app: &App, repo: &str, chart: &str) -> Result<Vec<Arc<IndexedVersion
     let snapshot = app.catalog.snapshot(repo);
     match snapshot.charts.get(chart) {
         Some(found) if !found.versions.is_empty() => Ok(found.versions.clone()),
-        _ => Err(error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", format!("repository name not known: {}", name(repo, chart)))),
+        _ => Err(error(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            format!("repository name not known: {}", name(repo, chart)),
+        )),
     }
 }
 
@@ -64,10 +67,6 @@ pub fn name(repo: &str, chart: &str) -> String {
     } else {
         format!("{repo}/{chart}")
     }
-}
-
-fn artifact(version: &IndexedVersion) -> Artifact {
-    oci::derive(&version.entry(), &version.digest_hex(), version.stamp.size)
 }
 
 /// `GET /v2/<name>/tags/list[?n=&last=]`: tags in lexical order (the spec's rule, not
@@ -83,7 +82,13 @@ pub fn tags(app: &App, repo: &str, chart: &str, query: Option<&str>, head: bool)
         match key.as_str() {
             "n" => match value.parse::<usize>() {
                 Ok(n) => limit = Some(n),
-                Err(_) => return error(StatusCode::BAD_REQUEST, "PAGINATION_NUMBER_INVALID", format!("n={value} is not a number")),
+                Err(_) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "PAGINATION_NUMBER_INVALID",
+                        format!("n={value} is not a number"),
+                    )
+                }
             },
             "last" => last = Some(value),
             _ => {}
@@ -108,42 +113,67 @@ pub fn tags(app: &App, repo: &str, chart: &str, query: Option<&str>, head: bool)
     finish(reply, head)
 }
 
-/// The manifest a version is served with: as pushed, or derived from its index entry.
-/// Blocks on storage the first time per version.
-fn served_manifest(app: &App, repo: &str, version: &IndexedVersion) -> (Bytes, String) {
-    match oci_push::pushed_manifest(app, repo, version) {
-        Some(pushed) => {
-            let digest = oci::digest_of(&pushed);
-            (pushed, digest)
-        }
-        None => {
-            let derived = artifact(version);
-            (Bytes::from(derived.manifest), derived.manifest_digest)
-        }
-    }
+/// The artifact a version is served as: its pushed manifest, or one derived from its
+/// index entry; made once and kept with the version. The first time may read storage.
+fn served(app: &App, repo: &str, version: &IndexedVersion) -> Arc<Artifact> {
+    version
+        .oci
+        .get_or_init(|| {
+            Arc::new(match oci_push::pushed_manifest(app, repo, version) {
+                Some(pushed) => Artifact::pushed(pushed),
+                None => oci::derive(&version.entry(), &version.digest_hex(), version.stamp.size),
+            })
+        })
+        .clone()
 }
 
-/// The version a tag or manifest digest names, with its manifest.
-async fn find_served(app: &Arc<App>, repo: &str, chart: &str, reference: &str) -> Option<(Arc<IndexedVersion>, Bytes, String)> {
-    let versions = versions(app, repo, chart).ok()?;
-    let (app, repo, reference) = (app.clone(), repo.to_string(), reference.to_string());
-    tokio::task::spawn_blocking(move || {
-        let by_digest = reference.starts_with("sha256:");
-        versions.into_iter().find_map(|version| {
-            if !by_digest && oci::tag_of(&version.version) != reference {
-                return None;
-            }
-            let (manifest, digest) = served_manifest(&app, &repo, &version);
-            (!by_digest || digest == reference).then_some((version, manifest, digest))
-        })
-    })
-    .await
-    .expect("manifest task")
+/// The artifacts of `versions`: at once when each was served before (the hot path: a
+/// pointer copy each), else made on the blocking pool.
+async fn artifacts(
+    app: &Arc<App>,
+    repo: &str,
+    versions: Vec<Arc<IndexedVersion>>,
+) -> Vec<(Arc<IndexedVersion>, Arc<Artifact>)> {
+    if versions.iter().all(|v| v.oci.get().is_some()) {
+        return versions
+            .into_iter()
+            .map(|v| {
+                let artifact = v.oci.get().expect("checked").clone();
+                (v, artifact)
+            })
+            .collect();
+    }
+    let (app, repo) = (app.clone(), repo.to_string());
+    let made = move || {
+        versions
+            .into_iter()
+            .map(|v| {
+                let artifact = served(&app, &repo, &v);
+                (v, artifact)
+            })
+            .collect()
+    };
+    tokio::task::spawn_blocking(made).await.expect("manifest task")
+}
+
+/// The version a tag or manifest digest names, with its artifact.
+async fn find_served(
+    app: &Arc<App>,
+    repo: &str,
+    chart: &str,
+    reference: &str,
+) -> Option<(Arc<IndexedVersion>, Arc<Artifact>)> {
+    let mut versions = versions(app, repo, chart).ok()?;
+    let by_digest = reference.starts_with("sha256:");
+    if !by_digest {
+        versions.retain(|v| oci::tag_of(&v.version) == reference);
+    }
+    artifacts(app, repo, versions).await.into_iter().find(|(_, a)| !by_digest || a.manifest_digest == reference)
 }
 
 /// The version a tag or manifest digest names.
 pub async fn find_version(app: &Arc<App>, repo: &str, chart: &str, reference: &str) -> Option<Arc<IndexedVersion>> {
-    find_served(app, repo, chart, reference).await.map(|(version, _, _)| version)
+    find_served(app, repo, chart, reference).await.map(|(version, _)| version)
 }
 
 /// `GET|HEAD /v2/<name>/manifests/<tag or digest>`.
@@ -151,21 +181,22 @@ pub async fn manifest(app: &Arc<App>, repo: String, chart: String, reference: St
     if let Err(reply) = versions(app, &repo, &chart) {
         return reply;
     }
-    let Some((_, manifest, digest)) = find_served(app, &repo, &chart, &reference).await else {
+    let Some((_, artifact)) = find_served(app, &repo, &chart, &reference).await else {
         return error(
             StatusCode::NOT_FOUND,
             "MANIFEST_UNKNOWN",
             format!("manifest unknown: {} has no tag or digest {reference}", name(&repo, &chart)),
         );
     };
-    let mut reply = response::bytes(StatusCode::OK, HeaderValue::from_static(oci::MANIFEST_MEDIA_TYPE), manifest);
-    insert_digest(&mut reply, &digest);
+    let mut reply =
+        response::bytes(StatusCode::OK, HeaderValue::from_static(oci::MANIFEST_MEDIA_TYPE), artifact.manifest.clone());
+    insert_digest(&mut reply, &artifact.manifest_digest);
     finish(reply, head)
 }
 
 /// `GET|HEAD /v2/<name>/blobs/<digest>`: the package file (streamed from storage, as a
 /// chart download) or a config blob.
-pub async fn blob(app: &App, repo: String, chart: String, digest: String, head: bool) -> Reply {
+pub async fn blob(app: &Arc<App>, repo: String, chart: String, digest: String, head: bool) -> Reply {
     // A blob pushed before any manifest refers to it belongs to no chart yet.
     let versions = versions(app, &repo, &chart).unwrap_or_default();
     let full_name = name(&repo, &chart);
@@ -193,8 +224,12 @@ pub async fn blob(app: &App, repo: String, chart: String, digest: String, head: 
         insert_digest(&mut reply, &digest);
         return reply;
     }
-    if let Some(found) = versions.iter().map(|v| artifact(v)).find(|a| a.config_digest == digest) {
-        let mut reply = response::bytes(StatusCode::OK, HeaderValue::from_static(oci::CONFIG_MEDIA_TYPE), found.config);
+    let derived_config = artifacts(app, &repo, versions)
+        .await
+        .into_iter()
+        .find_map(|(_, a)| a.config.clone().filter(|_| a.config_digest == digest));
+    if let Some(config) = derived_config {
+        let mut reply = response::bytes(StatusCode::OK, HeaderValue::from_static(oci::CONFIG_MEDIA_TYPE), config);
         insert_digest(&mut reply, &digest);
         return finish(reply, head);
     }

@@ -51,15 +51,11 @@ pub fn manifest_file(package_file: &str) -> String {
     format!(".oci-{package_file}.manifest")
 }
 
-/// Uploads in progress on this replica, and the pushed manifests read so far.
+/// Uploads in progress on this replica.
 #[derive(Default)]
 pub struct OciState {
     sessions: Mutex<HashMap<String, Session>>,
     next: AtomicU64,
-    /// (repo, file, package digest) → the pushed manifest, or `None` for a chart that
-    /// came over HTTP. The package digest in the key retires an entry when the package
-    /// changes.
-    manifests: Mutex<HashMap<(String, String, [u8; 32]), Option<Bytes>>>,
 }
 
 struct Session {
@@ -110,23 +106,13 @@ impl OciState {
     }
 }
 
-/// The pushed manifest of `version` of `repo`, if it has one. Blocks on storage the first
-/// time per version and package.
+/// The pushed manifest of `version` of `repo`, if it has one. Blocks on storage; the
+/// caller keeps the answer with the version.
 pub fn pushed_manifest(app: &App, repo: &str, version: &IndexedVersion) -> Option<Bytes> {
-    let key = (repo.to_string(), version.file_name.clone(), version.digest);
-    if let Some(found) = app.oci.manifests.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        return found.clone();
-    }
-    let read = app.catalog.storage().read(repo, &manifest_file(&version.file_name)).ok();
+    let read = app.catalog.storage().read(repo, &manifest_file(&version.file_name)).ok()?;
     // Only a manifest whose chart layer is this very package describes it.
     let layer = format!("sha256:{}", version.digest_hex());
-    let found = read.filter(|bytes| chart_layer(bytes).is_some_and(|(digest, _)| digest == layer));
-    let mut manifests = app.oci.manifests.lock().unwrap_or_else(|p| p.into_inner());
-    if manifests.len() > 100_000 {
-        manifests.clear();
-    }
-    manifests.insert(key, found.clone());
-    found
+    chart_layer(&read).is_some_and(|(digest, _)| digest == layer).then_some(read)
 }
 
 /// The chart layer's digest and the config's digest of a manifest.
@@ -177,11 +163,23 @@ async fn append(app: &App, spool: Spool, request: Request<Incoming>) -> Result<S
     while let Some(data) = body.next().await {
         let data = match data {
             Ok(data) => data,
-            Err(e) => return Err((None, error(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", format!("could not read the body: {e}")))),
+            Err(e) => {
+                return Err((
+                    None,
+                    error(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", format!("could not read the body: {e}")),
+                ))
+            }
         };
         total += data.len() as u64;
         if total > limit {
-            return Err((None, error(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", format!("a blob is at most MAX_UPLOAD_SIZE ({limit} bytes)"))));
+            return Err((
+                None,
+                error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "SIZE_INVALID",
+                    format!("a blob is at most MAX_UPLOAD_SIZE ({limit} bytes)"),
+                ),
+            ));
         }
         if let Err(received) = filler.push(data).await {
             return Err((None, received_error(received)));
@@ -201,11 +199,17 @@ fn received_error(received: Received) -> Reply {
 async fn complete(app: &App, name: &str, spool: Spool, digest: &str) -> Reply {
     let expected = format!("sha256:{}", hex::encode(spool.digest()));
     if digest != expected {
-        return error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("the upload's digest is {expected}, not {digest}"));
+        return error(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            format!("the upload's digest is {expected}, not {digest}"),
+        );
     }
     let storage = app.catalog.storage().clone();
     let hex = expected["sha256:".len()..].to_string();
-    let placed = tokio::task::spawn_blocking(move || storage.place(BLOBS, &hex, spool, Placing::Replace)).await.expect("storage task");
+    let placed = tokio::task::spawn_blocking(move || storage.place(BLOBS, &hex, spool, Placing::Replace))
+        .await
+        .expect("storage task");
     match placed {
         Ok(_) => blob_created(name, digest),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", format!("storage error: {e}")),
@@ -235,7 +239,11 @@ pub async fn start(app: &App, repo: String, chart: String, request: Request<Inco
     }
     app.oci.sweep();
     if app.oci.sessions.lock().unwrap_or_else(|p| p.into_inner()).len() >= MAX_SESSIONS {
-        return error(StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", format!("{MAX_SESSIONS} uploads are in progress already"));
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOOMANYREQUESTS",
+            format!("{MAX_SESSIONS} uploads are in progress already"),
+        );
     }
     let catalog = app.catalog.clone();
     let spool = match tokio::task::spawn_blocking(move || catalog.spool()).await.expect("spool task") {
@@ -268,9 +276,15 @@ pub async fn patch(app: &App, repo: String, chart: String, id: String, request: 
         if start != Some(spool.len()) {
             let len = spool.len();
             app.oci.give_back(&id, spool);
-            let mut reply = error(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID", format!("the upload holds {len} bytes; a chunk must start there, not at {range}"));
+            let mut reply = error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "BLOB_UPLOAD_INVALID",
+                format!("the upload holds {len} bytes; a chunk must start there, not at {range}"),
+            );
             reply.headers_mut().insert(LOCATION, upload_location(&name, &id));
-            reply.headers_mut().insert(RANGE, HeaderValue::from_str(&format!("0-{}", len.saturating_sub(1))).expect("digits"));
+            reply
+                .headers_mut()
+                .insert(RANGE, HeaderValue::from_str(&format!("0-{}", len.saturating_sub(1))).expect("digits"));
             return reply;
         }
     }
@@ -325,7 +339,13 @@ pub fn cancel(app: &App, id: &str) -> Reply {
 
 /// `PUT /v2/<name>/manifests/<reference>`: a chart pushed. Checked as an HTTP upload is,
 /// and saved as one (so it is in `index.yaml` when this answers `201`).
-pub async fn put_manifest(app: &App, repo: String, chart: String, reference: String, request: Request<Incoming>) -> Reply {
+pub async fn put_manifest(
+    app: &Arc<App>,
+    repo: String,
+    chart: String,
+    reference: String,
+    request: Request<Incoming>,
+) -> Reply {
     let name = name(&repo, &chart);
     let invalid = |message: String| error(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", message);
     let body = match http_body_util::Limited::new(request.into_body(), MAX_MANIFEST).collect().await {
@@ -334,14 +354,24 @@ pub async fn put_manifest(app: &App, repo: String, chart: String, reference: Str
     };
     let digest = digest_of(&body);
     if reference.starts_with("sha256:") && reference != digest {
-        return error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("the manifest's digest is {digest}, not {reference}"));
+        return error(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            format!("the manifest's digest is {digest}, not {reference}"),
+        );
     }
     let Some((layer, config)) = chart_layer(&body) else {
-        return invalid(format!("not a Helm chart manifest: it needs a config and a layer of type {CHART_LAYER_MEDIA_TYPE}"));
+        return invalid(format!(
+            "not a Helm chart manifest: it needs a config and a layer of type {CHART_LAYER_MEDIA_TYPE}"
+        ));
     };
     for blob in [&config, &layer] {
         if !blob_exists(app, &repo, blob).await {
-            return error(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", format!("blob unknown: {blob}; push it before the manifest"));
+            return error(
+                StatusCode::BAD_REQUEST,
+                "MANIFEST_BLOB_UNKNOWN",
+                format!("blob unknown: {blob}; push it before the manifest"),
+            );
         }
     }
     // The layer, into a spool, read as an HTTP upload would be.
@@ -383,7 +413,11 @@ pub async fn put_manifest(app: &App, repo: String, chart: String, reference: Str
         return invalid(format!("the chart is named {}, but was pushed to {name}", metadata.name));
     }
     if !reference.starts_with("sha256:") && tag_of(&metadata.version) != reference {
-        return invalid(format!("the chart's version is {} (tag {}), but it was pushed as {reference}", metadata.version, tag_of(&metadata.version)));
+        return invalid(format!(
+            "the chart's version is {} (tag {}), but it was pushed as {reference}",
+            metadata.version,
+            tag_of(&metadata.version)
+        ));
     }
     let file = metadata.file_name();
     let storage = app.catalog.storage().clone();
@@ -391,17 +425,27 @@ pub async fn put_manifest(app: &App, repo: String, chart: String, reference: Str
     // The same manifest again (Helm PUTs by digest, then by tag): nothing to change.
     let existing = app.catalog.snapshot(&repo).charts.get(&chart).and_then(|c| c.get(&metadata.version).cloned());
     if let Some(existing) = &existing {
-        if pushed_manifest(app, &repo, existing).as_deref() == Some(&body[..]) {
+        let (app_r, repo_r, existing_r) = (app.clone(), repo.clone(), existing.clone());
+        let stored = tokio::task::spawn_blocking(move || pushed_manifest(&app_r, &repo_r, &existing_r))
+            .await
+            .expect("storage task");
+        if stored.as_deref() == Some(&body[..]) {
             return manifest_created(&name, &digest);
         }
     }
     let overwrite = app.config.may_overwrite(false);
     if existing.is_some() && !overwrite {
-        return error(StatusCode::CONFLICT, "DENIED", format!("{} {} exists and ALLOW_OVERWRITE is off", metadata.name, metadata.version));
+        return error(
+            StatusCode::CONFLICT,
+            "DENIED",
+            format!("{} {} exists and ALLOW_OVERWRITE is off", metadata.name, metadata.version),
+        );
     }
-    let written = tokio::task::spawn_blocking(move || storage.write_with(&repo_w, &file_w, &mut |out| std::io::Write::write_all(out, &body_w)))
-        .await
-        .expect("storage task");
+    let written = tokio::task::spawn_blocking(move || {
+        storage.write_with(&repo_w, &file_w, &mut |out| std::io::Write::write_all(out, &body_w))
+    })
+    .await
+    .expect("storage task");
     if let Err(e) = written {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", format!("storage error: {e}"));
     }
@@ -421,9 +465,13 @@ pub async fn put_manifest(app: &App, repo: String, chart: String, reference: Str
             return manifest_created(&name, &digest);
         }
         Err(SaveError::Invalid(message)) => invalid(format!("the chart layer is not a valid chart package: {message}")),
-        Err(SaveError::Exists) => error(StatusCode::CONFLICT, "DENIED", format!("{} {} exists", metadata.name, metadata.version)),
+        Err(SaveError::Exists) => {
+            error(StatusCode::CONFLICT, "DENIED", format!("{} {} exists", metadata.name, metadata.version))
+        }
         Err(SaveError::Full) => error(StatusCode::INSUFFICIENT_STORAGE, "DENIED", "repo has reached storage limit"),
-        Err(SaveError::Storage(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", format!("storage error: {e}")),
+        Err(SaveError::Storage(e)) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", format!("storage error: {e}"))
+        }
     };
     // Refused: the manifest written for it goes too.
     let storage = app.catalog.storage().clone();
@@ -444,14 +492,19 @@ fn manifest_created(name: &str, digest: &str) -> Reply {
 /// APIs, as `DELETE /api/<repo>/charts/<name>/<version>` does.
 pub async fn delete_manifest(app: &Arc<App>, repo: String, chart: String, reference: String) -> Reply {
     if app.config.disable_delete {
-        return error(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", "deleting is disabled on this server (DISABLE_DELETE)");
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UNSUPPORTED",
+            "deleting is disabled on this server (DISABLE_DELETE)",
+        );
     }
     let Some(version) = super::oci::find_version(app, &repo, &chart, &reference).await else {
         return error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", format!("manifest unknown: {reference}"));
     };
     let catalog = app.catalog.clone();
     let (repo_d, chart_d, version_d) = (repo.clone(), chart.clone(), version.version.clone());
-    let deleted = tokio::task::spawn_blocking(move || catalog.delete(&repo_d, &chart_d, &version_d)).await.expect("delete task");
+    let deleted =
+        tokio::task::spawn_blocking(move || catalog.delete(&repo_d, &chart_d, &version_d)).await.expect("delete task");
     match deleted {
         Ok(()) => {
             let storage = app.catalog.storage().clone();
@@ -460,7 +513,8 @@ pub async fn delete_manifest(app: &Arc<App>, repo: String, chart: String, refere
             empty(StatusCode::ACCEPTED)
         }
         Err(DeleteError::NotFound(message)) => error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", message),
-        Err(DeleteError::Storage(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", format!("storage error: {e}")),
+        Err(DeleteError::Storage(e)) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", format!("storage error: {e}"))
+        }
     }
 }
-

@@ -5,11 +5,13 @@
 //! so the index is held in memory once. The JSON API, which is rarely hot, parses a YAML
 //! entry back on demand (a JSON one it serves as it is).
 
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 
 use super::render::Format;
+use crate::chart::oci::Artifact;
 use crate::chart::ChartVersionEntry;
 use crate::storage::ObjectInfo;
 
@@ -43,6 +45,9 @@ pub struct IndexedVersion {
     /// The entry as an item of the index's `entries.<name>` list, ready to concatenate: in
     /// YAML `  - key: value` lines, in JSON one object.
     pub text: Bytes,
+    /// The version as an OCI artifact, made on its first OCI request and kept with the
+    /// version (a new upload is a new version, with its own).
+    pub oci: OnceLock<Arc<Artifact>>,
 }
 
 /// How deep a version's lines are indented in the index (`  - ` then `    `).
@@ -72,6 +77,7 @@ impl IndexedVersion {
             file_name,
             stamp,
             digest,
+            oci: OnceLock::new(),
         }
     }
 

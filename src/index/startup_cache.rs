@@ -256,6 +256,7 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
                 file_name: v.file.name,
                 digest: v.digest,
                 text,
+                oci: Default::default(),
             }));
         }
         expect(&mut take, format.after_chart())?;

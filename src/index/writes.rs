@@ -253,12 +253,7 @@ fn evict_beyond(
 
 /// Deletes a version (found through the index, never by splitting file names) with its
 /// provenance file. Returns the package file deleted.
-pub fn delete(
-    repository: &Repository,
-    storage: &dyn Storage,
-    name: &str,
-    wanted: &str,
-) -> Result<String, DeleteError> {
+pub fn delete(repository: &Repository, storage: &dyn Storage, name: &str, wanted: &str) -> Result<String, DeleteError> {
     let repo = repository.name();
     let not_found = || DeleteError::NotFound(format!("chart version not found: {name} {wanted}"));
     repository.change(|state| {

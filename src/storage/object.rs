@@ -106,11 +106,8 @@ impl ObjectStorage {
         let store: Arc<dyn ObjectStore> = Arc::new(builder.build().map_err(to_io)?);
         let prefix = Path::parse(settings.prefix.trim_matches('/'))
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("STORAGE_AMAZON_PREFIX: {e}")))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("bucket")
-            .enable_all()
-            .build()?;
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("bucket").enable_all().build()?;
         std::fs::create_dir_all(&settings.spool_dir)?;
         let replica = hex::encode(&Sha256::digest(format!("{:?} {}", SystemTime::now(), std::process::id()))[..4]);
         let journal = Arc::new(BucketJournal::new(store.clone(), &prefix, replica.clone()));

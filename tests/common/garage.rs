@@ -35,8 +35,15 @@ impl Garage {
         let binary = super::set_up("tests/garage/setup.sh");
         let dir = tempfile::tempdir().unwrap();
         let secret: String = super::noise(32).iter().map(|b| format!("{b:02x}")).collect();
-        let mut cluster =
-            Garage { binary, nodes: Vec::new(), ids: Vec::new(), bucket: "charts".into(), key_id: String::new(), secret: String::new(), _dir: dir };
+        let mut cluster = Garage {
+            binary,
+            nodes: Vec::new(),
+            ids: Vec::new(),
+            bucket: "charts".into(),
+            key_id: String::new(),
+            secret: String::new(),
+            _dir: dir,
+        };
         let root = cluster._dir.path().to_path_buf();
         for i in 0..nodes {
             let (s3_port, rpc_port) = (free_port(), free_port());
@@ -98,7 +105,11 @@ impl Garage {
                 return String::from_utf8_lossy(&output.stdout).into_owned();
             }
             if started.elapsed() > Duration::from_secs(20) {
-                panic!("garage {args:?} failed: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+                panic!(
+                    "garage {args:?} failed: {}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }

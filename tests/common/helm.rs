@@ -47,4 +47,3 @@ pub fn helm(home: Option<&Path>, args: &[&str]) -> Helm {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
-
