@@ -6,13 +6,15 @@
 //! - [`config`]: flags, environment variables and ChartMuseum's config file, validated
 //!   before anything starts; every ChartMuseum setting is taken or refused by name.
 //! - [`chart`]: what a chart package is — reading a `.tgz` safely, `Chart.yaml`
-//!   metadata and Helm's validation, provenance files, version ordering.
+//!   metadata and Helm's validation, provenance files, version ordering, and a version as
+//!   an OCI artifact.
 //! - [`storage`]: the [`storage::Storage`] trait, the local-folder backend, the S3 bucket
 //!   backend, and the journal through which replicas on one bucket share their changes.
 //! - [`index`]: per-repository state, the immutable snapshots readers see (swapped with
 //!   `ArcSwap`), storage scans on a worker pool, and the write path (upload, delete).
 //! - [`http`]: a bare hyper service — routing, basic auth, handlers, response bodies,
-//!   and the browse page a browser gets at `/` (compiled in, so it works offline).
+//!   the OCI distribution API (`/v2/`, pull and push over the same storage), and the
+//!   browse page a browser gets at `/` (compiled in, so it works offline).
 //! - [`log_sink`]: log lines buffered per thread and written by a thread of their own,
 //!   so logging a request never waits on the log's reader.
 //! - [`sendfile`]: small index bodies in page-cache files the kernel sends without copying.

@@ -17,7 +17,7 @@ use super::response::{self, Reply};
 use super::{oci_push, App};
 use crate::chart::oci::{self, Artifact};
 use crate::index::IndexedVersion;
-use crate::storage::Opened;
+use crate::storage::{ObjectInfo, Opened};
 
 const API_VERSION: HeaderValue = HeaderValue::from_static("registry/2.0");
 const DISTRIBUTION_API_VERSION: &str = "docker-distribution-api-version";
@@ -208,21 +208,7 @@ pub async fn blob(app: &Arc<App>, repo: String, chart: String, digest: String, h
         let catalog = app.catalog.clone();
         let file = version.file_name.clone();
         let opened = tokio::task::spawn_blocking(move || catalog.open(&repo, &file)).await.expect("storage task");
-        let (opened, info) = match opened {
-            Ok(found) => found,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return unknown(),
-            Err(e) => return response::storage_error(&e),
-        };
-        let body = match opened {
-            _ if head => Body::Empty,
-            Opened::File(file) => Body::file(file, info.size),
-            Opened::Stream(stream) => Body::stream(stream, info.size),
-        };
-        let mut reply = Response::new(body);
-        reply.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-        reply.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(info.size));
-        insert_digest(&mut reply, &digest);
-        return reply;
+        return stored_blob(opened, &digest, head, unknown);
     }
     let derived_config = artifacts(app, &repo, versions)
         .await
@@ -237,22 +223,31 @@ pub async fn blob(app: &Arc<App>, repo: String, chart: String, digest: String, h
     let storage = app.catalog.storage().clone();
     let hex = hex.to_string();
     let opened = tokio::task::spawn_blocking(move || storage.open(oci_push::BLOBS, &hex)).await.expect("storage task");
-    match opened {
-        Ok((opened, info)) => {
-            let body = match opened {
-                _ if head => Body::Empty,
-                Opened::File(file) => Body::file(file, info.size),
-                Opened::Stream(stream) => Body::stream(stream, info.size),
-            };
-            let mut reply = Response::new(body);
-            reply.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-            reply.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(info.size));
-            insert_digest(&mut reply, &digest);
-            reply
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => unknown(),
-        Err(e) => response::storage_error(&e),
-    }
+    stored_blob(opened, &digest, head, unknown)
+}
+
+/// A blob in storage (a package, or a pushed blob) as the answer, streamed.
+fn stored_blob(
+    opened: std::io::Result<(Opened, ObjectInfo)>,
+    digest: &str,
+    head: bool,
+    unknown: impl FnOnce() -> Reply,
+) -> Reply {
+    let (opened, info) = match opened {
+        Ok(found) => found,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return unknown(),
+        Err(e) => return response::storage_error(&e),
+    };
+    let body = match opened {
+        _ if head => Body::Empty,
+        Opened::File(file) => Body::file(file, info.size),
+        Opened::Stream(stream) => Body::stream(stream, info.size),
+    };
+    let mut reply = Response::new(body);
+    reply.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    reply.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(info.size));
+    insert_digest(&mut reply, digest);
+    reply
 }
 
 pub fn insert_digest(reply: &mut Reply, digest: &str) {
