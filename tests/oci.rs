@@ -372,3 +372,36 @@ fn skopeo_copies_a_chart_out_of_and_into_charthall() {
     let config = skopeo(&["inspect", "--config", "--raw", "--tls-verify=false", &target]);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&config).unwrap()["version"], "3.1.0");
 }
+
+/// Sets every file's modification time in `dir` back by two hours.
+fn age_files(dir: &std::path::Path) {
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for entry in std::fs::read_dir(dir).unwrap() {
+        std::fs::File::options().write(true).open(entry.unwrap().path()).unwrap().set_modified(past).unwrap();
+    }
+}
+
+#[test]
+fn blobs_no_manifest_took_are_swept_after_an_hour_and_pushed_charts_keep_their_config() {
+    let mut server = Server::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let package = ChartBuilder::new("web", "1.0.0").build();
+    helm(None, &["oci-push", &package_file(dir.path(), "web", "1.0.0", &package), &oci_ref(&server, "team")]).ok();
+    let orphan = noise(500);
+    assert_eq!(push_blob(&server, "team/web", &orphan).status(), StatusCode::CREATED);
+    let blobs = server.root.join(".oci-blobs");
+    assert!(std::fs::read_dir(&blobs).unwrap().next().is_some(), "the orphan and the pushed config wait there");
+    age_files(&blobs);
+    server.restart();
+    // The first upload a server starts sweeps old blobs, in the background.
+    assert_eq!(client().post(server.url("/v2/team/web/blobs/uploads/")).send().unwrap().status(), StatusCode::ACCEPTED);
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(&blobs).unwrap().next().is_some() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "old blobs still in {blobs:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(error_code(server.get(&format!("/v2/team/web/blobs/sha256:{}", sha256_hex(&orphan)))), "BLOB_UNKNOWN");
+    // The pushed chart still pulls: its config is kept beside its manifest.
+    let shown = helm(None, &["oci-show", &oci_ref(&server, "team/web:1.0.0")]).ok();
+    assert_eq!(shown["chart"]["version"], "1.0.0");
+}

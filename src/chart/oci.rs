@@ -20,7 +20,7 @@ pub const CHART_LAYER_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.conten
 /// (`sha256:<hex>`): derived, or as pushed.
 #[derive(Debug, Clone)]
 pub struct Artifact {
-    /// The config blob when derived here; a pushed chart's config is a stored blob.
+    /// The config blob, when known: derived here, or kept beside a pushed manifest.
     pub config: Option<Bytes>,
     pub config_digest: String,
     pub manifest: Bytes,
@@ -28,13 +28,14 @@ pub struct Artifact {
 }
 
 impl Artifact {
-    /// A pushed manifest, kept as it is.
-    pub fn pushed(manifest: Bytes) -> Artifact {
+    /// A pushed manifest, kept as it is, and its config blob if it was kept too.
+    pub fn pushed(manifest: Bytes, config: Option<Bytes>) -> Artifact {
         let config_digest = serde_json::from_slice::<serde_json::Value>(&manifest)
             .ok()
             .and_then(|m| m["config"]["digest"].as_str().map(str::to_string))
             .unwrap_or_default();
-        Artifact { config: None, config_digest, manifest_digest: digest_of(&manifest), manifest }
+        let config = config.filter(|c| digest_of(c) == config_digest);
+        Artifact { config, config_digest, manifest_digest: digest_of(&manifest), manifest }
     }
 }
 

@@ -120,7 +120,10 @@ fn served(app: &App, repo: &str, version: &IndexedVersion) -> Arc<Artifact> {
         .oci
         .get_or_init(|| {
             Arc::new(match oci_push::pushed_manifest(app, repo, version) {
-                Some(pushed) => Artifact::pushed(pushed),
+                Some(pushed) => {
+                    let config = app.catalog.storage().read(repo, &oci_push::config_file(&version.file_name)).ok();
+                    Artifact::pushed(pushed, config)
+                }
                 None => oci::derive(&version.entry(), &version.digest_hex(), version.stamp.size),
             })
         })
@@ -219,7 +222,7 @@ pub async fn blob(app: &Arc<App>, repo: String, chart: String, digest: String, h
         insert_digest(&mut reply, &digest);
         return finish(reply, head);
     }
-    // A pushed blob: a pushed chart's config, or one no manifest refers to yet.
+    // A blob pushed lately, that no manifest (or not yet) refers to.
     let storage = app.catalog.storage().clone();
     let hex = hex.to_string();
     let opened = tokio::task::spawn_blocking(move || storage.open(oci_push::BLOBS, &hex)).await.expect("storage task");

@@ -4,9 +4,11 @@
 //! which then saves it exactly as an HTTP upload would — and deletes.
 //!
 //! Where things live, all through the storage trait (a folder or a bucket alike):
-//! - a completed blob: `.oci-blobs/<hex>` (a dot-folder, never a repository);
-//! - a pushed manifest, exactly as sent: beside its package, `<repo>/.oci-<file>.manifest`,
-//!   written before the package is saved, so any replica that lists the version finds it;
+//! - a completed blob: `.oci-blobs/<hex>` (a dot-folder, never a repository), until a
+//!   manifest takes it or [`BLOB_AGE`] passes (then it is swept);
+//! - a pushed manifest, exactly as sent, and its config blob: beside the package,
+//!   `<repo>/.oci-<file>.manifest` and `.config`, written before the package is saved,
+//!   so any replica that lists the version finds them;
 //! - the chart layer is the package file itself.
 //!
 //! Uploads in progress are spools of the replica that started them (so a load balancer
@@ -43,6 +45,10 @@ pub const BLOBS: &str = ".oci-blobs";
 pub const MAX_SESSIONS: usize = 64;
 /// An upload untouched for this long is dropped.
 pub const SESSION_AGE: Duration = Duration::from_secs(3600);
+/// A completed blob no manifest took within this long is deleted.
+pub const BLOB_AGE: Duration = Duration::from_secs(3600);
+/// How often a replica looks for such blobs (on the next upload it starts).
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// A manifest is a small JSON document.
 const MAX_MANIFEST: usize = 4 * 1024 * 1024;
 
@@ -51,11 +57,18 @@ pub fn manifest_file(package_file: &str) -> String {
     format!(".oci-{package_file}.manifest")
 }
 
+/// Where the config blob of a pushed package file is kept, beside it.
+pub fn config_file(package_file: &str) -> String {
+    format!(".oci-{package_file}.config")
+}
+
 /// Uploads in progress on this replica.
 #[derive(Default)]
 pub struct OciState {
     sessions: Mutex<HashMap<String, Session>>,
     next: AtomicU64,
+    /// When completed blobs were last swept (`None`: not since start).
+    swept: Mutex<Option<Instant>>,
 }
 
 struct Session {
@@ -74,6 +87,16 @@ impl OciState {
     fn sweep(&self) {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         sessions.retain(|_, session| session.touched.elapsed() < SESSION_AGE);
+    }
+
+    /// Whether completed blobs are due for a sweep (and notes that one starts).
+    fn blobs_due(&self) -> bool {
+        let mut swept = self.swept.lock().unwrap_or_else(|p| p.into_inner());
+        let due = swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
+        if due {
+            *swept = Some(Instant::now());
+        }
+        due
     }
 
     /// Takes a session's spool for a request, or says why not.
@@ -238,6 +261,10 @@ pub async fn start(app: &App, repo: String, chart: String, request: Request<Inco
         }
     }
     app.oci.sweep();
+    if app.oci.blobs_due() {
+        let storage = app.catalog.storage().clone();
+        tokio::task::spawn_blocking(move || sweep_blobs(&*storage));
+    }
     if app.oci.sessions.lock().unwrap_or_else(|p| p.into_inner()).len() >= MAX_SESSIONS {
         return error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -261,6 +288,22 @@ pub async fn start(app: &App, repo: String, chart: String, request: Request<Inco
     let session = Session { name: name.clone(), spool: Some(spool), touched: Instant::now() };
     app.oci.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), session);
     in_progress(StatusCode::ACCEPTED, &name, &id, 0)
+}
+
+/// Deletes completed blobs older than [`BLOB_AGE`]: pushed for a manifest that never came
+/// (a manifest keeps its config beside it, and its layer becomes the package).
+fn sweep_blobs(storage: &dyn crate::storage::Storage) {
+    let blobs = match storage.list_own(BLOBS) {
+        Ok(blobs) => blobs,
+        Err(error) => return tracing::warn!(%error, "cannot list the OCI blobs to sweep"),
+    };
+    let cutoff = std::time::SystemTime::now() - BLOB_AGE;
+    for blob in blobs.into_iter().filter(|b| b.modified < cutoff) {
+        match storage.delete(BLOBS, &blob.name) {
+            Ok(_) => tracing::info!(blob = %blob.name, "deleted an OCI blob no manifest took within an hour"),
+            Err(error) => tracing::warn!(blob = %blob.name, %error, "cannot delete an old OCI blob"),
+        }
+    }
 }
 
 /// `PATCH /v2/<name>/blobs/uploads/<id>`: a chunk; with `Content-Range`, it must start
@@ -360,6 +403,11 @@ pub async fn put_manifest(
             format!("the manifest's digest is {digest}, not {reference}"),
         );
     }
+    // The very manifest a version is served with already (Helm pushes by digest, then
+    // by tag; or a push repeated later): nothing to change.
+    if super::oci::find_version(app, &repo, &chart, &digest).await.is_some() {
+        return manifest_created(&name, &digest);
+    }
     let Some((layer, config)) = chart_layer(&body) else {
         return invalid(format!(
             "not a Helm chart manifest: it needs a config and a layer of type {CHART_LAYER_MEDIA_TYPE}"
@@ -441,7 +489,11 @@ pub async fn put_manifest(
             format!("{} {} exists and ALLOW_OVERWRITE is off", metadata.name, metadata.version),
         );
     }
+    let (config_hex, package_file) = (config["sha256:".len()..].to_string(), file.clone());
     let written = tokio::task::spawn_blocking(move || {
+        // The config first, then the manifest that names it: both before the package.
+        let config = storage.read(BLOBS, &config_hex)?;
+        storage.write_with(&repo_w, &config_file(&package_file), &mut |out| std::io::Write::write_all(out, &config))?;
         storage.write_with(&repo_w, &file_w, &mut |out| std::io::Write::write_all(out, &body_w))
     })
     .await
@@ -473,9 +525,13 @@ pub async fn put_manifest(
             error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", format!("storage error: {e}"))
         }
     };
-    // Refused: the manifest written for it goes too.
+    // Refused: the manifest and config written for it go too.
     let storage = app.catalog.storage().clone();
-    let _ = tokio::task::spawn_blocking(move || storage.delete(&repo, &manifest_file(&file))).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = storage.delete(&repo, &manifest_file(&file));
+        storage.delete(&repo, &config_file(&file))
+    })
+    .await;
     refused
 }
 
@@ -508,8 +564,12 @@ pub async fn delete_manifest(app: &Arc<App>, repo: String, chart: String, refere
     match deleted {
         Ok(()) => {
             let storage = app.catalog.storage().clone();
-            let file = manifest_file(&version.file_name);
-            let _ = tokio::task::spawn_blocking(move || storage.delete(&repo, &file)).await;
+            let file = version.file_name.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = storage.delete(&repo, &manifest_file(&file));
+                storage.delete(&repo, &config_file(&file))
+            })
+            .await;
             empty(StatusCode::ACCEPTED)
         }
         Err(DeleteError::NotFound(message)) => error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", message),

@@ -155,6 +155,24 @@ impl Storage for LocalStorage {
         Ok(objects)
     }
 
+    fn list_own(&self, folder: &str) -> io::Result<Vec<ObjectInfo>> {
+        let Some(entries) = not_found_is_none(fs::read_dir(self.dir(folder)))? else {
+            return Ok(Vec::new());
+        };
+        let mut objects = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            if let Some(metadata) = not_found_is_none(entry.metadata())?.filter(|m| m.is_file()) {
+                objects.push(info(name, &metadata));
+            }
+        }
+        Ok(objects)
+    }
+
     fn list_names(&self, repo: &str) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
         for (name, entry) in self.chart_entries(repo)? {

@@ -67,6 +67,9 @@ pub trait Storage: Send + Sync + 'static {
     fn list_names(&self, repo: &str) -> io::Result<Vec<String>> {
         Ok(self.list(repo)?.into_iter().map(|object| object.name).collect())
     }
+    /// Every object of a folder of the server's own (a dot-folder such as `.oci-blobs`),
+    /// whatever its name: [`Storage::list`] lists charts only.
+    fn list_own(&self, folder: &str) -> io::Result<Vec<ObjectInfo>>;
     fn stat(&self, repo: &str, name: &str) -> io::Result<Option<ObjectInfo>>;
     fn read(&self, repo: &str, name: &str) -> io::Result<Bytes>;
     /// An object's bytes with the size and time they were read at.

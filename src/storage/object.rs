@@ -250,6 +250,19 @@ impl Storage for ObjectStorage {
         })
     }
 
+    fn list_own(&self, folder: &str) -> io::Result<Vec<ObjectInfo>> {
+        let store = self.store.clone();
+        let path = self.repo_path(folder);
+        self.block(async move {
+            let listed = store.list_with_delimiter(Some(&path)).await.map_err(to_io)?;
+            Ok(listed
+                .objects
+                .iter()
+                .filter_map(|meta| Some(info(meta.location.filename()?.to_string(), meta)))
+                .collect())
+        })
+    }
+
     fn stat(&self, repo: &str, name: &str) -> io::Result<Option<ObjectInfo>> {
         self.block(Self::stat_async(self.store.clone(), self.key(repo, name), name.to_string()))
     }
