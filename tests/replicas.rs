@@ -244,3 +244,26 @@ fn a_store_node_lost_mid_test_loses_no_acknowledged_upload() {
     let late = replica(&garage, 2, "lost");
     assert_eq!(digests(&late, "team"), acknowledged);
 }
+
+#[test]
+fn a_chart_pushed_over_oci_through_one_replica_is_pulled_through_another() {
+    let _turn = take_turn();
+    let garage = Garage::start(1);
+    let a = replica(&garage, 0, "oci");
+    let b = replica(&garage, 0, "oci");
+    let dir = tempfile::tempdir().unwrap();
+    let package = ChartBuilder::new("web", "4.0.0").build();
+    let file = dir.path().join("web-4.0.0.tgz");
+    std::fs::write(&file, &package).unwrap();
+    let pushed =
+        common::helm::helm(None, &["oci-push", &file.to_string_lossy(), &format!("oci://127.0.0.1:{}/team", a.port)]);
+    pushed.ok();
+    let digest = pushed.stdout.lines().find_map(|l| l.strip_prefix("Digest: ")).expect("helm prints the digest");
+    // The other replica lists it within the freshness bar, and serves Helm's very manifest.
+    wait_for(&b, "team", "web", "4.0.0", Some(&sha256_hex(&package)));
+    let manifest = b.get("/v2/team/web/manifests/4.0.0");
+    assert_eq!(header(&manifest, "docker-content-digest"), digest);
+    let shown = common::helm::helm(None, &["oci-show", &format!("oci://127.0.0.1:{}/team/web:4.0.0", b.port)]).ok();
+    assert_eq!(shown["chart"]["version"], "4.0.0");
+    assert_eq!(b.get("/team/charts/web-4.0.0.tgz").bytes().unwrap().as_ref(), package.as_slice());
+}
