@@ -405,3 +405,18 @@ fn blobs_no_manifest_took_are_swept_after_an_hour_and_pushed_charts_keep_their_c
     let shown = helm(None, &["oci-show", &oci_ref(&server, "team/web:1.0.0")]).ok();
     assert_eq!(shown["chart"]["version"], "1.0.0");
 }
+
+#[test]
+fn disable_api_turns_pushes_off_and_leaves_pulls_on() {
+    let server = Server::start(&[("DISABLE_API", "true")]);
+    std::fs::create_dir_all(server.root.join("team")).unwrap();
+    std::fs::write(server.root.join("team/web-1.0.0.tgz"), ChartBuilder::new("web", "1.0.0").build()).unwrap();
+    let mut server = server;
+    server.restart();
+    let push = client().post(server.url("/v2/team/web/blobs/uploads/")).send().unwrap();
+    assert_eq!(push.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(push), "UNSUPPORTED");
+    let delete = client().delete(server.url("/v2/team/web/manifests/1.0.0")).send().unwrap();
+    assert_eq!(delete.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(server.get("/v2/team/web/manifests/1.0.0").status(), StatusCode::OK);
+}

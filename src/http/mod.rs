@@ -144,6 +144,16 @@ impl App {
                 "not found: the API is disabled on this server (DISABLE_API)",
             ));
         }
+        let oci_write = matches!(route, Route::Oci { .. }) && !matches!(*request.method(), Method::GET | Method::HEAD);
+        if oci_write && self.config.disable_api {
+            // A server whose API is off takes no pushes over OCI either; pulls stay open,
+            // as index.yaml and packages do.
+            return ReplyFuture::now(oci::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "UNSUPPORTED",
+                "pushing and deleting are disabled on this server (DISABLE_API)",
+            ));
+        }
         let method = request.method().clone();
         let access = match (&route, &method) {
             (Route::Health | Route::Info | Route::Metrics | Route::WrongDepth | Route::NotFound, _) => Access::Open,
