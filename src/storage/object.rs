@@ -235,19 +235,7 @@ impl Storage for ObjectStorage {
     }
 
     fn list(&self, repo: &str) -> io::Result<Vec<ObjectInfo>> {
-        let store = self.store.clone();
-        let path = self.repo_path(repo);
-        self.block(async move {
-            let listed = store.list_with_delimiter(Some(&path)).await.map_err(to_io)?;
-            Ok(listed
-                .objects
-                .iter()
-                .filter_map(|meta| {
-                    let name = meta.location.filename()?;
-                    is_chart_object(name).then(|| info(name.to_string(), meta))
-                })
-                .collect())
-        })
+        Ok(self.list_own(repo)?.into_iter().filter(|object| is_chart_object(&object.name)).collect())
     }
 
     fn list_own(&self, folder: &str) -> io::Result<Vec<ObjectInfo>> {
