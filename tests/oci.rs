@@ -7,6 +7,7 @@
 mod common;
 
 use common::helm::helm;
+use common::oci::{helm_manifest, push_blob};
 use common::*;
 
 fn oci_ref(server: &Server, name: &str) -> String {
@@ -105,8 +106,9 @@ fn unknown_names_and_references_and_writes_answer_spec_errors() {
     assert_eq!(base.status(), StatusCode::OK);
     assert_eq!(header(&base, "docker-distribution-api-version"), "registry/2.0");
     for (path, status, code) in [
-        ("/v2/team/nope/tags/list", StatusCode::NOT_FOUND, "NAME_UNKNOWN"),
+        ("/v2/other/web/tags/list", StatusCode::NOT_FOUND, "NAME_UNKNOWN"),
         ("/v2/other/web/manifests/1.0.0", StatusCode::NOT_FOUND, "NAME_UNKNOWN"),
+        ("/v2/team/nope/manifests/1.0.0", StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"),
         ("/v2/team/web/manifests/2.0.0", StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"),
         (&format!("/v2/team/web/manifests/sha256:{}", "0".repeat(64)), StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"),
         (&format!("/v2/team/web/blobs/sha256:{}", "0".repeat(64)), StatusCode::NOT_FOUND, "BLOB_UNKNOWN"),
@@ -119,6 +121,11 @@ fn unknown_names_and_references_and_writes_answer_spec_errors() {
         client().delete(server.url(&format!("/v2/team/web/blobs/sha256:{}", "0".repeat(64)))).send().unwrap();
     assert_eq!(blob_delete.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_code(blob_delete), "UNSUPPORTED");
+    // A chart with no versions in a known repository has no tags; the name is not unknown.
+    assert_eq!(json(server.get("/v2/team/nope/tags/list")), serde_json::json!({"name": "team/nope", "tags": []}));
+    let referrers = server.get(&format!("/v2/team/web/referrers/sha256:{}", "0".repeat(64)));
+    assert_eq!(referrers.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(referrers), "UNSUPPORTED");
     // The classic routes of a repository named `v2` still work.
     put(&server, "v2", &ChartBuilder::new("web", "1.0.0").build());
     assert_eq!(index_versions(&index_of(&server, "/v2/index.yaml"), "web"), ["1.0.0"]);
@@ -212,7 +219,8 @@ fn a_chart_pushed_with_helm_is_in_the_index_and_pulled_back_both_ways() {
     let deleted = client().delete(server.url(&format!("/v2/team/web/manifests/{digest}"))).send().unwrap();
     assert_eq!(deleted.status(), StatusCode::ACCEPTED);
     assert!(index_versions(&index_of(&server, "/team/index.yaml"), "web").is_empty());
-    assert_eq!(error_code(server.get("/v2/team/web/manifests/2.0.0")), "NAME_UNKNOWN");
+    assert_eq!(error_code(server.get("/v2/team/web/manifests/2.0.0")), "MANIFEST_UNKNOWN");
+    assert_eq!(json(server.get("/v2/team/web/tags/list"))["tags"], serde_json::json!([]));
 }
 
 #[test]
@@ -227,21 +235,6 @@ fn helm_pushes_with_a_registry_login() {
     assert_eq!(index_versions(&yaml(&index.text().unwrap()), "web"), ["1.0.0"]);
 }
 
-/// `POST`s a whole blob; returns the answer.
-fn push_blob(server: &Server, name: &str, bytes: &[u8]) -> Response {
-    let url = server.url(&format!("/v2/{name}/blobs/uploads/?digest=sha256:{}", sha256_hex(bytes)));
-    client().post(url).body(bytes.to_vec()).send().unwrap()
-}
-
-fn manifest_for(config: &[u8], layer: &[u8]) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": format!("sha256:{}", sha256_hex(config)), "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": format!("sha256:{}", sha256_hex(layer)), "size": layer.len()}],
-    }))
-    .unwrap()
-}
-
 #[test]
 fn a_manifest_whose_chart_layer_is_not_a_valid_chart_is_refused_and_writes_nothing() {
     let server = Server::start(&[]);
@@ -253,7 +246,7 @@ fn a_manifest_whose_chart_layer_is_not_a_valid_chart_is_refused_and_writes_nothi
         client()
             .put(url)
             .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-            .body(manifest_for(&config, layer))
+            .body(helm_manifest(&config, layer))
             .send()
             .unwrap()
     };
@@ -272,7 +265,7 @@ fn a_manifest_whose_chart_layer_is_not_a_valid_chart_is_refused_and_writes_nothi
     assert!(index_versions(&index_of(&server, "/team/index.yaml"), "web").is_empty());
     assert!(files_under(&server.root.join("team")).is_empty(), "{:?}", files_under(&server.root.join("team")));
     // A manifest naming a blob never pushed.
-    let unknown = manifest_for(&config, b"never pushed");
+    let unknown = helm_manifest(&config, b"never pushed");
     let response = client().put(server.url("/v2/team/web/manifests/1.0.0")).body(unknown).send().unwrap();
     assert_eq!(error_code(response), "MANIFEST_BLOB_UNKNOWN");
 }

@@ -267,3 +267,51 @@ fn a_chart_pushed_over_oci_through_one_replica_is_pulled_through_another() {
     assert_eq!(shown["chart"]["version"], "4.0.0");
     assert_eq!(b.get("/team/charts/web-4.0.0.tgz").bytes().unwrap().as_ref(), package.as_slice());
 }
+
+/// Helm pushes a blob in two requests (`POST`, then `PUT` with the whole blob); behind a
+/// load balancer without sticky sessions they reach two replicas. The push still lands:
+/// each `PUT` goes to the replica that did not take its `POST`, and so do the manifest's
+/// two `PUT`s. A chunked upload does need its replica: its last `PUT` elsewhere carries
+/// only the last chunk, and the digest check refuses it.
+#[test]
+fn an_oci_push_whose_requests_alternate_between_replicas_lands() {
+    use common::oci::{digest, helm_manifest};
+    let _turn = take_turn();
+    let garage = Garage::start(1);
+    let a = replica(&garage, 0, "lb");
+    let b = replica(&garage, 0, "lb");
+    let config = br#"{"name":"web","version":"5.0.0","apiVersion":"v2"}"#.to_vec();
+    let layer = ChartBuilder::new("web", "5.0.0").build();
+    for (blob, post_to, put_to) in [(&config, &a, &b), (&layer, &b, &a)] {
+        let started = client().post(post_to.url("/v2/team/web/blobs/uploads/")).send().unwrap();
+        assert_eq!(started.status(), StatusCode::ACCEPTED);
+        let location = format!("{}?digest={}", header(&started, "location"), digest(blob));
+        let put = client().put(put_to.url(&location)).body(blob.to_vec()).send().unwrap();
+        assert_eq!(put.status(), StatusCode::CREATED, "{}", put.text().unwrap());
+    }
+    let manifest = helm_manifest(&config, &layer);
+    for (server, reference) in [(&a, digest(&manifest)), (&b, "5.0.0".to_string())] {
+        let url = server.url(&format!("/v2/team/web/manifests/{reference}"));
+        let put = client().put(url).body(manifest.clone()).send().unwrap();
+        assert_eq!(put.status(), StatusCode::CREATED, "{}", put.text().unwrap());
+    }
+    for server in [&a, &b] {
+        wait_for(server, "team", "web", "5.0.0", Some(&sha256_hex(&layer)));
+        assert_eq!(server.get("/v2/team/web/manifests/5.0.0").bytes().unwrap().as_ref(), manifest.as_slice());
+        assert_eq!(server.get(&format!("/v2/team/web/blobs/{}", digest(&config))).bytes().unwrap().as_ref(), config);
+    }
+    // Chunked: two PATCHes on A, the closing PUT on B.
+    let data = noise(3000);
+    let started = client().post(a.url("/v2/team/web/blobs/uploads/")).send().unwrap();
+    let location = header(&started, "location");
+    for chunk in data.chunks(1500) {
+        assert_eq!(
+            client().patch(a.url(&location)).body(chunk.to_vec()).send().unwrap().status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let put = client().put(b.url(&format!("{location}?digest={}", digest(&data)))).send().unwrap();
+    assert_eq!(put.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json(put)["errors"][0]["code"], "DIGEST_INVALID");
+    assert_eq!(b.get(&format!("/v2/team/web/blobs/{}", digest(&data))).status(), StatusCode::NOT_FOUND);
+}

@@ -284,11 +284,22 @@ impl App {
                     }
                 });
             }
-            (Route::Oci { repo, chart, target: OciTarget::Blob(digest) }, Method::GET | Method::HEAD) => {
+            (Route::Oci { repo, chart, target: OciTarget::Blob(digest) }, method) => {
                 let app = self.clone();
                 let (repo, chart, digest) = (repo.into_owned(), chart.into_owned(), digest.into_owned());
-                return ReplyFuture::later(async move { oci::blob(&app, repo, chart, digest, head).await });
+                return ReplyFuture::later(async move {
+                    match method {
+                        Method::GET | Method::HEAD => oci::blob(&app, repo, chart, digest, head).await,
+                        Method::DELETE => oci_push::delete_blob(&oci::name(&repo, &chart)),
+                        _ => oci::unsupported(),
+                    }
+                });
             }
+            (Route::Oci { target: OciTarget::Referrers, .. }, _) => oci::error(
+                StatusCode::NOT_FOUND,
+                "UNSUPPORTED",
+                "the referrers API is not supported here (charts have no referrers)",
+            ),
             (Route::OciBase | Route::Oci { .. }, _) => oci::unsupported(),
             (Route::WrongDepth, _) => self.wrong_depth(),
             (Route::NotFound, _) => response::not_found(),

@@ -38,27 +38,34 @@ pub fn base() -> Reply {
     reply
 }
 
-/// Requests the API does not take (deleting a blob: blobs are packages, deleted with
-/// their version).
+/// Methods the API does not take on a route.
 pub fn unsupported() -> Reply {
-    error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "UNSUPPORTED",
-        "not supported here: delete a chart version through its manifest or DELETE /api/<repo>/charts/<name>/<version>",
-    )
+    error(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", "this method is not supported on this path")
 }
 
-/// The versions of `chart` in `repo`, or the spec's `NAME_UNKNOWN`.
+/// The hex of a `sha256:` digest, if `digest` is one (64 lowercase hex digits): what names
+/// a stored blob, so nothing else reaches storage as a name.
+pub fn blob_hex(digest: &str) -> Option<&str> {
+    digest.strip_prefix("sha256:").filter(|hex| is_lower_hex(hex, 64))
+}
+
+/// Whether `text` is `len` lowercase hex digits.
+pub fn is_lower_hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The versions of `chart` in `repo` (none for a chart not there, as after its last
+/// version was deleted), or the spec's `NAME_UNKNOWN` when the repository is unknown.
 fn versions(app: &App, repo: &str, chart: &str) -> Result<Vec<Arc<IndexedVersion>>, Reply> {
-    let snapshot = app.catalog.snapshot(repo);
-    match snapshot.charts.get(chart) {
-        Some(found) if !found.versions.is_empty() => Ok(found.versions.clone()),
-        _ => Err(error(
+    if !app.catalog.knows(repo) {
+        return Err(error(
             StatusCode::NOT_FOUND,
             "NAME_UNKNOWN",
-            format!("repository name not known: {}", name(repo, chart)),
-        )),
+            format!("repository name not known: {} (no repository {repo:?})", name(repo, chart)),
+        ));
     }
+    let snapshot = app.catalog.snapshot(repo);
+    Ok(snapshot.charts.get(chart).map(|found| found.versions.clone()).unwrap_or_default())
 }
 
 pub fn name(repo: &str, chart: &str) -> String {
@@ -204,7 +211,7 @@ pub async fn blob(app: &Arc<App>, repo: String, chart: String, digest: String, h
     let versions = versions(app, &repo, &chart).unwrap_or_default();
     let full_name = name(&repo, &chart);
     let unknown = || error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", format!("blob unknown to {full_name}: {digest}"));
-    let Some(hex) = digest.strip_prefix("sha256:") else {
+    let Some(hex) = blob_hex(&digest) else {
         return error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("not a sha256 digest: {digest}"));
     };
     if let Some(version) = versions.iter().find(|v| v.digest_hex() == hex) {

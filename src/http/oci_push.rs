@@ -118,6 +118,10 @@ impl OciState {
         }
     }
 
+    fn holds(&self, id: &str) -> bool {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).contains_key(id)
+    }
+
     fn remove(&self, id: &str) -> bool {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(id).is_some()
     }
@@ -127,6 +131,11 @@ impl OciState {
         let session = sessions.get(id).filter(|s| s.name == name)?;
         Some(session.spool.as_ref().map_or(0, Spool::len))
     }
+}
+
+/// Whether `id` has the shape [`OciState::new_id`] gives ids (32 lowercase hex digits).
+fn is_upload_id(id: &str) -> bool {
+    super::oci::is_lower_hex(id, 32)
 }
 
 /// The pushed manifest of `version` of `repo`, if it has one. Blocks on storage; the
@@ -241,7 +250,7 @@ async fn complete(app: &App, name: &str, spool: Spool, digest: &str) -> Reply {
 
 /// Whether a blob with this digest is stored (an upload, or a package of the repository).
 async fn blob_exists(app: &App, repo: &str, digest: &str) -> bool {
-    let Some(hex) = digest.strip_prefix("sha256:").map(str::to_string) else { return false };
+    let Some(hex) = super::oci::blob_hex(digest).map(str::to_string) else { return false };
     let snapshot = app.catalog.snapshot(repo);
     if snapshot.charts.values().any(|chart| chart.versions.iter().any(|v| v.digest_hex() == hex)) {
         return true;
@@ -272,10 +281,9 @@ pub async fn start(app: &App, repo: String, chart: String, request: Request<Inco
             format!("{MAX_SESSIONS} uploads are in progress already"),
         );
     }
-    let catalog = app.catalog.clone();
-    let spool = match tokio::task::spawn_blocking(move || catalog.spool()).await.expect("spool task") {
+    let spool = match new_spool(app).await {
         Ok(spool) => spool,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", format!("storage error: {e}")),
+        Err(reply) => return reply,
     };
     if let Some(digest) = get("digest") {
         // Monolithic: the whole blob in this request.
@@ -288,6 +296,15 @@ pub async fn start(app: &App, repo: String, chart: String, request: Request<Inco
     let session = Session { name: name.clone(), spool: Some(spool), touched: Instant::now() };
     app.oci.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), session);
     in_progress(StatusCode::ACCEPTED, &name, &id, 0)
+}
+
+/// An empty spool for an upload.
+async fn new_spool(app: &App) -> Result<Spool, Reply> {
+    let catalog = app.catalog.clone();
+    match tokio::task::spawn_blocking(move || catalog.spool()).await.expect("spool task") {
+        Ok(spool) => Ok(spool),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", format!("storage error: {e}"))),
+    }
 }
 
 /// Deletes completed blobs older than [`BLOB_AGE`]: pushed for a manifest that never came
@@ -351,11 +368,24 @@ pub async fn finish(app: &App, repo: String, chart: String, id: String, request:
     let Some(digest) = digest else {
         return error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", "the closing PUT of an upload needs ?digest=");
     };
-    let spool = match app.oci.take(&id, &name) {
-        Ok(spool) => spool,
-        Err(reply) => return reply,
+    let started_elsewhere = app.catalog.is_shared() && is_upload_id(&id) && !app.oci.holds(&id);
+    let spool = if started_elsewhere {
+        // Another replica on the bucket took the POST (a load balancer without sticky
+        // sessions, as Helm's POST-then-PUT push meets it). An upload's state is its bytes
+        // alone, so a PUT that carries the whole blob completes here; one that does not
+        // fails the digest check.
+        match new_spool(app).await {
+            Ok(spool) => spool,
+            Err(reply) => return reply,
+        }
+    } else {
+        let spool = match app.oci.take(&id, &name) {
+            Ok(spool) => spool,
+            Err(reply) => return reply,
+        };
+        app.oci.remove(&id);
+        spool
     };
-    app.oci.remove(&id);
     match append(app, spool, request).await {
         Ok(spool) => complete(app, &name, spool, &digest).await,
         Err((_, reply)) => reply,
@@ -405,8 +435,27 @@ pub async fn put_manifest(
     }
     // The very manifest a version is served with already (Helm pushes by digest, then
     // by tag; or a push repeated later): nothing to change.
-    if super::oci::find_version(app, &repo, &chart, &digest).await.is_some() {
-        return manifest_created(&name, &digest);
+    let mut known = super::oci::find_version(app, &repo, &chart, &digest).await;
+    if known.is_none() && app.catalog.is_shared() {
+        // Another replica may have saved this very manifest a moment ago (Helm's two PUTs
+        // can reach two replicas behind a load balancer), and taken its layer blob: its
+        // 201 came after its journal record, so catching up with the journal now sees it.
+        let catalog = app.catalog.clone();
+        if let Err(error) = tokio::task::spawn_blocking(move || catalog.follow()).await.expect("follow task") {
+            tracing::warn!(%error, "cannot read the bucket's journal before a manifest PUT");
+        }
+        known = super::oci::find_version(app, &repo, &chart, &digest).await;
+    }
+    if let Some(version) = known {
+        let tag = tag_of(&version.version);
+        if reference.starts_with("sha256:") || reference == tag {
+            return manifest_created(&name, &digest);
+        }
+        // A tag is the chart's version: no other tag can name it.
+        return invalid(format!(
+            "the chart's version is {} (tag {tag}), but it was pushed as {reference}",
+            version.version
+        ));
     }
     let Some((layer, config)) = chart_layer(&body) else {
         return invalid(format!(
@@ -542,6 +591,22 @@ fn manifest_created(name: &str, digest: &str) -> Reply {
     }
     insert_digest(&mut reply, digest);
     reply
+}
+
+/// `DELETE /v2/<name>/blobs/<digest>`: not taken (`405 UNSUPPORTED`, as the spec allows
+/// when blob deletion is off). A chart's layer and config are parts of its version, and
+/// deleting one alone would leave a version that cannot be pulled; they go with the
+/// version's manifest. A blob no manifest took is swept after [`BLOB_AGE`].
+pub fn delete_blob(name: &str) -> Reply {
+    let hours = BLOB_AGE.as_secs() / 3600;
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "UNSUPPORTED",
+        format!(
+            "blobs are not deleted one by one: a chart's layer and config go with its version \
+             (DELETE /v2/{name}/manifests/<tag>), and a blob no manifest took is deleted after {hours} h"
+        ),
+    )
 }
 
 /// `DELETE /v2/<name>/manifests/<tag or digest>`: deletes the chart version, from both

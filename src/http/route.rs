@@ -84,6 +84,8 @@ pub enum OciTarget<'a> {
     Blob(Cow<'a, str>),
     /// `blobs/uploads/` (a new upload), or `blobs/uploads/<id>`
     Upload(Option<Cow<'a, str>>),
+    /// `referrers/<digest>`: not supported, and answered so
+    Referrers,
 }
 
 impl Route<'_> {
@@ -222,6 +224,7 @@ fn resolve_oci(rest: &str, depth: u8) -> Option<Route<'_>> {
         ["blobs", "uploads"] | ["blobs", "uploads", ""] => OciTarget::Upload(None),
         ["blobs", "uploads", id] => OciTarget::Upload(Some(Cow::Borrowed(id))),
         ["blobs", digest] if !digest.is_empty() => OciTarget::Blob(Cow::Borrowed(digest)),
+        ["referrers", _] => OciTarget::Referrers,
         _ => return None,
     };
     Some(Route::Oci { repo, chart, target })

@@ -69,6 +69,11 @@ impl Catalog {
         self.repositories.load().get(name).cloned()
     }
 
+    /// Whether a repository of this name exists (it was scanned, or uploaded to).
+    pub fn knows(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
     /// The snapshot of a repository, or the empty one when it does not exist.
     pub fn snapshot(&self, name: &str) -> Arc<RepoSnapshot> {
         match self.repositories.load().get(name) {

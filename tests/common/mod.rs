@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub mod garage;
 pub mod helm;
+pub mod oci;
 
 pub use reqwest::blocking::{Client, Response};
 pub use reqwest::StatusCode;
