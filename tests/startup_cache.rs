@@ -125,3 +125,71 @@ fn the_cache_is_never_served_or_listed() {
     assert_eq!(server.get("/team/charts/.charthall-index.cache").status(), StatusCode::NOT_FOUND);
     assert!(!server.get("/team/index.yaml").text().unwrap().contains("charthall-index"));
 }
+
+/// The cache file with its payload changed by `change` and its CRC-32 made right again, so
+/// only what the payload says can refuse it.
+fn rewrite_cache(path: &std::path::Path, change: impl FnOnce(&mut Vec<u8>)) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut payload = bytes[..bytes.len() - 4].to_vec();
+    assert_eq!(crc32fast::hash(&payload).to_le_bytes(), bytes[bytes.len() - 4..], "the file ends in its CRC-32");
+    change(&mut payload);
+    let crc = crc32fast::hash(&payload);
+    payload.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(path, payload).unwrap();
+}
+
+#[test]
+fn a_cache_from_another_version_of_charthall_is_rebuilt_and_then_adopted() {
+    let mut server = server_with_charts();
+    let before = entries(&server, "team");
+    server.stop();
+    let cache = server.root.join("team/.charthall-index.cache");
+    // The format number leads the payload (one varint byte): an older server's.
+    rewrite_cache(&cache, |payload| {
+        assert!(payload[0] > 1, "a format number");
+        payload[0] -= 1;
+    });
+    server.start_again();
+    assert!(server.log().contains("written by another version"), "{}", server.log());
+    assert_eq!(packages_read(&server), 4);
+    // Read again from the packages: the same entries, but `created` from the files' times.
+    let without_created = |text: &str| text.lines().filter(|l| !l.contains("created:")).collect::<Vec<_>>().join("\n");
+    let rebuilt = entries(&server, "team");
+    assert_eq!(without_created(&rebuilt), without_created(&before));
+    // The rebuilt index wrote a cache of this version, which the next start adopts.
+    server.stop();
+    server.start_again();
+    assert!(server.log().contains("loaded the start-up cache"), "{}", server.log());
+    assert_eq!(packages_read(&server), 0, "{}", server.log());
+    assert_eq!(entries(&server, "team"), rebuilt);
+}
+
+#[test]
+fn a_cache_changed_in_place_is_ignored() {
+    let mut server = server_with_charts();
+    server.stop();
+    let cache = server.root.join("team/.charthall-index.cache");
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&cache, bytes).unwrap();
+    server.start_again();
+    assert!(server.log().contains("CRC-32 does not match"), "{}", server.log());
+    assert_eq!(packages_read(&server), 4);
+}
+
+#[test]
+fn a_package_under_a_file_name_of_its_own_keeps_it_across_restarts() {
+    let mut server = server_with_charts();
+    server.stop();
+    std::fs::write(server.root.join("team/renamed.tgz"), ChartBuilder::new("odd", "1.0.0").build()).unwrap();
+    server.start_again();
+    assert_eq!(packages_read(&server), 1);
+    server.stop();
+    server.start_again();
+    assert_eq!(packages_read(&server), 0, "{}", server.log());
+    let index = yaml(&server.get("/team/index.yaml").text().unwrap());
+    assert_eq!(index["entries"]["odd"][0]["urls"][0].as_str(), Some("charts/renamed.tgz"));
+    assert_eq!(index["entries"]["web"][0]["urls"][0].as_str(), Some("charts/web-1.1.0.tgz"));
+    assert_eq!(server.get("/team/charts/renamed.tgz").status(), StatusCode::OK);
+}

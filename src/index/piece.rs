@@ -79,9 +79,14 @@ fn deflate_sync(dictionary: &[u8], input: &[u8]) -> Bytes {
             }
             out.reserve(out.capacity().max(1024));
         }
-        // Compressed segments live as long as their text: give them size classes too.
-        let mut kept = Vec::with_capacity(size_class(out.len()));
-        kept.extend_from_slice(&out);
-        Bytes::from(kept)
+        kept(&out)
     })
+}
+
+/// A copy of `bytes` in a buffer of its size class: compressed segments live as long as
+/// their text, and get size classes too.
+pub fn kept(bytes: &[u8]) -> Bytes {
+    let mut kept = Vec::with_capacity(size_class(bytes.len()));
+    kept.extend_from_slice(bytes);
+    Bytes::from(kept)
 }

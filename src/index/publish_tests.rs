@@ -54,7 +54,7 @@ fn state(names: usize, versions: usize) -> RepoState {
     state_in(Format::Yaml, names, versions)
 }
 
-fn state_in(format: Format, names: usize, versions: usize) -> RepoState {
+pub(crate) fn state_in(format: Format, names: usize, versions: usize) -> RepoState {
     let mut state = RepoState { segments: Segments::with_target(2048, format), ..Default::default() };
     for n in 0..names {
         for v in 0..versions {
@@ -82,7 +82,7 @@ fn expected(state: &RepoState, snapshot: &RepoSnapshot) -> Vec<u8> {
     out
 }
 
-fn check(state: &mut RepoState) -> RepoSnapshot {
+pub(crate) fn check(state: &mut RepoState) -> RepoSnapshot {
     let settings = IndexSettings { format: state.segments.format(), ..IndexSettings::default() };
     let snapshot = state.publish(&settings, UNIX_EPOCH);
     let identity = snapshot.index.to_vec();

@@ -2,12 +2,14 @@
 //! packages whose size or modification time changed since.
 //!
 //! One file per repository, `.charthall-index.cache` in its folder (a dot-file: never
-//! listed as a chart). It holds the segments — text and compressed — and, per version,
-//! the file it came from with its stamp, its digest and where its entry sits in the text.
-//! A restart adopts all of it, then the usual storage scan compares stamps and reads
-//! only what differs. Anything unexpected in the file (another format, other settings,
-//! a length that does not add up) discards it: the cache is an optimisation, never a
-//! source of truth.
+//! listed as a chart). It holds the segments compressed only (their text is what inflating
+//! them gives back, at a tenth of the size on disk), and, per version, the file it came
+//! from with its stamp (the name only when it is not `<name>-<version>.tgz`), its digest and
+//! where its entry sits in the text. A restart inflates the segments on every core, adopts
+//! the rest, then the usual storage scan compares stamps and reads only what differs.
+//! Anything unexpected in the file (a CRC-32 that does not match, another format, other
+//! settings, a text that does not inflate to its length and CRC, a length that does not add
+//! up) discards it: the cache is an optimisation, never a source of truth.
 
 use std::collections::HashMap;
 use std::io;
@@ -20,12 +22,13 @@ use serde::{Deserialize, Serialize};
 use super::blocks::Segment;
 use super::charts::{Chart, Charts};
 use super::entry::{FileStamp, IndexedVersion};
-use super::piece::Piece;
+use super::piece::{dictionary, kept, size_class, Piece};
 use super::render::Format;
 use super::repository::Repository;
 use super::segments::Segments;
 use super::settings::IndexSettings;
 use super::state::{Files, RepoState};
+use crate::chart::metadata::file_name;
 use crate::chart::version;
 use crate::storage::Storage;
 
@@ -34,8 +37,13 @@ const CACHE_FILE: &str = ".charthall-index.cache";
 /// Bumped whenever the layout below, the rendering of entries or the way segments are
 /// compressed changes (2: 16 KiB dictionaries; a segment compressed against 32 KiB could
 /// refer to text that a later change no longer recompresses it for; 3: entries rendered
-/// by `render`; 4: the index's language, YAML or JSON, recorded; 5: a bucket's ETag in each stamp).
-const FORMAT: u32 = 5;
+/// by `render`; 4: the index's language, YAML or JSON, recorded; 5: a bucket's ETag in each stamp;
+/// 6: segments compressed only, default file names left out, a CRC-32 of the file at its end).
+const FORMAT: u32 = 6;
+/// Every this many segments the cache keeps the dictionary the next one was compressed
+/// against (the end of the text before it), so the segments inflate in independent runs,
+/// one per core, for 16 KiB per run.
+const RUN: usize = 64;
 
 #[derive(Serialize, Deserialize)]
 struct CacheFile {
@@ -55,8 +63,13 @@ struct CacheFile {
 #[derive(Serialize, Deserialize)]
 struct CachedSegment {
     first: String,
-    text: Bytes,
+    /// The inflated text must have this length and CRC-32.
+    text_len: u32,
+    text_crc: u32,
     deflate: Bytes,
+    /// At the start of a run (every [`RUN`]th segment but the first): the end of the text
+    /// before it, which its deflate may refer back into.
+    dictionary: Option<Bytes>,
 }
 
 /// A chart, in name order; its key and versions follow each other in the segments' text.
@@ -85,10 +98,11 @@ struct CachedFile {
 }
 
 impl CachedFile {
-    fn new(name: &str, stamp: FileStamp) -> CachedFile {
+    /// `name` is left empty when it is `usual`, the file an upload would be stored as.
+    fn new(name: &str, stamp: FileStamp, usual: Option<&str>) -> CachedFile {
         let since = stamp.modified.duration_since(UNIX_EPOCH).unwrap_or_default();
         CachedFile {
-            name: name.to_string(),
+            name: if usual == Some(name) { String::new() } else { name.to_string() },
             size: stamp.size,
             seconds: since.as_secs(),
             nanos: since.subsec_nanos(),
@@ -109,7 +123,7 @@ pub fn load(repository: &Repository, storage: &dyn Storage) -> io::Result<usize>
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),
     };
-    match decode(&bytes, repository.url_prefix(), repository.settings()) {
+    match checked(&bytes).and_then(|payload| decode(payload, repository.url_prefix(), repository.settings())) {
         Ok(loaded) => {
             let versions = loaded.version_count();
             repository.change(|state| *state = loaded);
@@ -133,7 +147,7 @@ pub fn save(repository: &Repository, storage: &dyn Storage) -> bool {
     }
     let (view, generation) = repository.inspect(|state| (CacheView::of(state), repository.generation()));
     let (prefix, settings) = (repository.url_prefix(), repository.settings());
-    match storage.write_with(repository.name(), CACHE_FILE, &mut |out| view.encode_to(out, prefix, settings)) {
+    match storage.write_with(repository.name(), CACHE_FILE, &mut |out| view.write_to(out, prefix, settings)) {
         Ok(_) => {
             repository.mark_cached(generation);
             true
@@ -162,7 +176,15 @@ impl CacheView {
         }
     }
 
-    /// Streams the cache file into `out`.
+    /// Streams the cache file into `out`: the payload, then its CRC-32.
+    fn write_to(&self, out: &mut dyn std::io::Write, url_prefix: &str, settings: &IndexSettings) -> io::Result<()> {
+        let mut out = CrcWriter { out, crc: crc32fast::Hasher::new() };
+        self.encode_to(&mut out, url_prefix, settings)?;
+        let crc = out.crc.finalize();
+        out.out.write_all(&crc.to_le_bytes())
+    }
+
+    /// Streams the payload into `out`.
     fn encode_to(&self, out: &mut dyn std::io::Write, url_prefix: &str, settings: &IndexSettings) -> io::Result<()> {
         let file = CacheFile {
             format: FORMAT,
@@ -173,10 +195,14 @@ impl CacheView {
             segments: self
                 .segments
                 .iter()
-                .map(|s| CachedSegment {
+                .enumerate()
+                .map(|(i, s)| CachedSegment {
                     first: s.first.clone(),
-                    text: s.piece.text.clone(),
+                    text_len: s.piece.text.len() as u32,
+                    text_crc: s.piece.text_crc.crc,
                     deflate: s.piece.deflate.clone(),
+                    dictionary: (i > 0 && i % RUN == 0)
+                        .then(|| Bytes::copy_from_slice(dictionary(&self.segments[i - 1].piece.text))),
                 })
                 .collect(),
             charts: self
@@ -190,14 +216,14 @@ impl CacheView {
                         .iter()
                         .map(|v| CachedVersion {
                             version: v.version.clone(),
-                            file: CachedFile::new(&v.file_name, v.stamp),
+                            file: CachedFile::new(&v.file_name, v.stamp, Some(&file_name(name, &v.version))),
                             digest: v.digest,
                             text_len: v.text.len() as u32,
                         })
                         .collect(),
                 })
                 .collect(),
-            broken: self.broken.iter().map(|(file, stamp)| CachedFile::new(file, *stamp)).collect(),
+            broken: self.broken.iter().map(|(file, stamp)| CachedFile::new(file, *stamp, None)).collect(),
         };
         postcard::to_io(&file, out).map(|_| ()).map_err(std::io::Error::other)
     }
@@ -213,8 +239,9 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
     if file.url_prefix != url_prefix || file.strict_semver != strict_semver || file.json != (format == Format::Json) {
         return Err("written with other settings (CHART_URL, CONTEXT_PATH, ENFORCE_SEMVER2 or JSON_INDEX)".into());
     }
+    let pieces = inflate_all(&file.segments, format)?;
     let (mut charts, mut files) = (Charts::default(), Files::default());
-    let mut texts = file.segments.iter().map(|s| &s.text).peekable();
+    let mut texts = pieces.iter().map(|p| &p.text).peekable();
     let mut text = texts.next().cloned().unwrap_or_default();
     let mut at = 0usize;
     let mut take = |len: u32| -> Result<Bytes, String> {
@@ -247,13 +274,17 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
             }
             let text = take(v.text_len)?;
             let semver = version::parse(&v.version, strict_semver).ok_or("a version does not parse")?;
-            files.insert(v.file.name.clone(), (cached.name.clone(), v.version.clone()));
+            let file_name = match v.file.name.is_empty() {
+                true => file_name(&cached.name, &v.version),
+                false => v.file.name.clone(),
+            };
+            files.insert(file_name.clone(), (cached.name.clone(), v.version.clone()));
             versions.push(Arc::new(IndexedVersion {
                 name: cached.name.clone(),
                 version: v.version,
                 semver,
                 stamp: v.file.stamp(),
-                file_name: v.file.name,
+                file_name,
                 digest: v.digest,
                 text,
                 oci: Default::default(),
@@ -266,10 +297,191 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
         return Err("the segments hold text no chart accounts for".into());
     }
     let broken: HashMap<String, FileStamp> = file.broken.into_iter().map(|f| (f.name.clone(), f.stamp())).collect();
-    let list = file
-        .segments
-        .into_iter()
-        .map(|s| Arc::new(Segment { first: s.first, piece: Piece::restore(s.text, s.deflate) }))
-        .collect();
+    let list =
+        file.segments.into_iter().zip(pieces).map(|(s, piece)| Arc::new(Segment { first: s.first, piece })).collect();
     Ok(RepoState::restore(charts, files, broken, Segments::restore(list, format)))
+}
+
+/// The payload of a cache file, if its last four bytes are the CRC-32 of the rest (a file
+/// cut short, or changed, is not read further).
+fn checked(bytes: &[u8]) -> Result<&[u8], String> {
+    let Some((payload, crc)) = bytes.split_last_chunk::<4>() else { return Err("shorter than its checksum".into()) };
+    match crc32fast::hash(payload) == u32::from_le_bytes(*crc) {
+        true => Ok(payload),
+        false => Err("its CRC-32 does not match (cut short, or changed)".into()),
+    }
+}
+
+/// Passes writes on and keeps the CRC-32 of what went through.
+struct CrcWriter<'a> {
+    out: &'a mut dyn std::io::Write,
+    crc: crc32fast::Hasher,
+}
+
+impl std::io::Write for CrcWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.out.write(buf)?;
+        self.crc.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The segments' pieces, their text inflated: in runs of [`RUN`] segments, one run after
+/// another on each core (a run needs only the dictionary kept at its start).
+fn inflate_all(segments: &[CachedSegment], format: Format) -> Result<Vec<Piece>, String> {
+    let runs: Vec<&[CachedSegment]> = segments.chunks(RUN).collect();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(runs.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<Option<Result<Vec<Piece>, String>>> = (0..runs.len()).map(|_| None).collect();
+    let finished: Vec<Vec<(usize, Result<Vec<Piece>, String>)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let r = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(run) = runs.get(r) else { break mine };
+                        let start: &[u8] = match &run[0].dictionary {
+                            Some(dictionary) => dictionary,
+                            None if r == 0 => format.prefix(false),
+                            None => {
+                                mine.push((r, Err("a run has no dictionary".into())));
+                                continue;
+                            }
+                        };
+                        mine.push((r, inflate_run(run, start)));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("inflate thread")).collect()
+    });
+    for (r, result) in finished.into_iter().flatten() {
+        done[r] = Some(result);
+    }
+    let mut pieces = Vec::with_capacity(segments.len());
+    for result in done {
+        pieces.extend(result.ok_or("a run was not inflated")??);
+    }
+    Ok(pieces)
+}
+
+/// One run of segments, each inflated with the end of the text before it as dictionary.
+fn inflate_run(run: &[CachedSegment], start: &[u8]) -> Result<Vec<Piece>, String> {
+    let mut pieces: Vec<Piece> = Vec::with_capacity(run.len());
+    let mut decompress = flate2::Decompress::new(false);
+    for segment in run {
+        let previous = pieces.last().map_or(start, |p| &p.text[..]);
+        let text = inflate(&mut decompress, dictionary(previous), &segment.deflate, segment.text_len as usize)?;
+        let piece = Piece::restore(text, kept(&segment.deflate));
+        if piece.text_crc.crc != segment.text_crc {
+            return Err("a segment's text does not match its CRC-32".into());
+        }
+        pieces.push(piece);
+    }
+    Ok(pieces)
+}
+
+/// Raw inflate of a sync-flushed deflate piece that must give exactly `len` bytes.
+fn inflate(
+    decompress: &mut flate2::Decompress,
+    dictionary: &[u8],
+    deflate: &[u8],
+    len: usize,
+) -> Result<Bytes, String> {
+    decompress.reset(false);
+    if !dictionary.is_empty() {
+        decompress.set_dictionary(dictionary).map_err(|e| format!("a segment's dictionary: {e}"))?;
+    }
+    // Room for a byte more than expected at least: a piece that inflates to more is caught.
+    let mut text = Vec::with_capacity(size_class(len + 1));
+    decompress
+        .decompress_vec(deflate, &mut text, flate2::FlushDecompress::Sync)
+        .map_err(|e| format!("a segment does not inflate: {e}"))?;
+    if text.len() != len || decompress.total_in() as usize != deflate.len() {
+        return Err("a segment does not inflate to its length".into());
+    }
+    Ok(Bytes::from(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::state::tests::{check, state_in};
+
+    const PREFIX: &str = "charts/";
+
+    fn written(state: &RepoState, settings: &IndexSettings) -> Vec<u8> {
+        let mut out = Vec::new();
+        CacheView::of(state).write_to(&mut out, PREFIX, settings).unwrap();
+        out
+    }
+
+    /// The payload decoded, changed by `change`, encoded again with a right CRC-32.
+    fn altered(bytes: &[u8], change: impl FnOnce(&mut CacheFile)) -> Vec<u8> {
+        let mut file: CacheFile = postcard::from_bytes(checked(bytes).unwrap()).unwrap();
+        change(&mut file);
+        let mut out = postcard::to_stdvec(&file).unwrap();
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    fn restored(bytes: &[u8], settings: &IndexSettings) -> Result<RepoState, String> {
+        checked(bytes).and_then(|payload| decode(payload, PREFIX, settings))
+    }
+
+    #[test]
+    fn segments_inflate_back_in_runs_to_the_same_index_in_both_languages() {
+        for format in [Format::Yaml, Format::Json] {
+            let mut state = state_in(format, 300, 3);
+            let before = check(&mut state);
+            let segments = state.segments().blocks().len();
+            assert!(segments > 2 * RUN, "{segments} segments: the test needs several runs");
+            let settings = IndexSettings { format, ..IndexSettings::default() };
+            let bytes = written(&state, &settings);
+            let text_len: usize = state.segments().blocks().iter().map(|s| s.piece.text.len()).sum();
+            assert!(bytes.len() < text_len / 2, "{} bytes of cache for {text_len} of text", bytes.len());
+            let mut again = restored(&bytes, &settings).unwrap();
+            assert_eq!(again.version_count(), state.version_count());
+            let after = check(&mut again);
+            assert_eq!(after.index.to_vec(), before.index.to_vec());
+            assert_eq!(after.index_gzip.to_vec(), before.index_gzip.to_vec(), "the same deflate links");
+        }
+    }
+
+    #[test]
+    fn a_cache_cut_short_changed_or_from_another_format_is_refused() {
+        let mut state = state_in(Format::Yaml, 300, 3);
+        check(&mut state);
+        let settings = IndexSettings::default();
+        let bytes = written(&state, &settings);
+        assert!(restored(&bytes[..bytes.len() - 1], &settings).unwrap_err().contains("CRC-32"));
+        assert!(restored(&bytes[..3], &settings).is_err());
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() / 2] ^= 1;
+        assert!(restored(&flipped, &settings).unwrap_err().contains("CRC-32"));
+        let older = altered(&bytes, |file| file.format = 5);
+        assert_eq!(restored(&older, &settings).unwrap_err(), "written by another version");
+        let other_server = altered(&bytes, |file| file.server = "0.0.1".into());
+        assert_eq!(restored(&other_server, &settings).unwrap_err(), "written by another version");
+        // Consistent CRC-32s, but a segment that does not inflate to its text.
+        let broken_link = altered(&bytes, |file| {
+            let deflate = &mut file.segments[RUN + 3].deflate;
+            let mut changed = deflate.to_vec();
+            let middle = changed.len() / 2;
+            changed[middle] ^= 0x55;
+            *deflate = Bytes::from(changed);
+        });
+        assert!(restored(&broken_link, &settings).is_err());
+        let no_dictionary = altered(&bytes, |file| file.segments[RUN].dictionary = None);
+        assert_eq!(restored(&no_dictionary, &settings).unwrap_err(), "a run has no dictionary");
+        let wrong_crc = altered(&bytes, |file| file.segments[1].text_crc ^= 1);
+        assert_eq!(restored(&wrong_crc, &settings).unwrap_err(), "a segment's text does not match its CRC-32");
+        assert!(restored(&bytes, &settings).is_ok(), "untouched, it is taken");
+    }
 }

@@ -209,4 +209,4 @@ impl RepoState {
 
 #[cfg(test)]
 #[path = "publish_tests.rs"]
-mod tests;
+pub(super) mod tests;
