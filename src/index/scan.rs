@@ -28,7 +28,7 @@ struct Plan {
     /// Indexed files no longer in storage, with their stamp when planned.
     remove: Vec<(String, FileStamp)>,
     /// Every package file the listing holds.
-    present: HashSet<String>,
+    present: Vec<String>,
 }
 
 /// Syncs the given repositories with `storage`, reading packages on `workers` threads,
@@ -75,20 +75,29 @@ pub fn sync(
 
 fn plan(state: &RepoState, listing: Vec<ObjectInfo>) -> Plan {
     let mut plan = Plan::default();
+    let mut listed_and_indexed = 0;
     for object in listing {
         if !object.name.ends_with(".tgz") {
             continue;
         }
-        plan.present.insert(object.name.clone());
         let stamp = FileStamp::of(&object);
         let indexed = state.stamp_of(&object.name);
+        listed_and_indexed += usize::from(indexed.is_some());
         if indexed != Some(stamp) && state.broken_at(&object.name) != Some(&stamp) {
+            plan.present.push(object.name.clone());
             plan.read.push((object, indexed));
+        } else {
+            plan.present.push(object.name);
         }
     }
-    for file in state.indexed_files() {
-        if !plan.present.contains(file) {
-            plan.remove.push((file.clone(), state.stamp_of(file).expect("indexed files have a stamp")));
+    // Every indexed file listed (the usual case): nothing to remove, and no set of every
+    // name to build.
+    if listed_and_indexed < state.indexed_count() {
+        let present: HashSet<&str> = plan.present.iter().map(String::as_str).collect();
+        for file in state.indexed_files() {
+            if !present.contains(file.as_str()) {
+                plan.remove.push((file.clone(), state.stamp_of(file).expect("indexed files have a stamp")));
+            }
         }
     }
     plan
@@ -162,7 +171,7 @@ pub(super) fn put_read(
 fn fill(
     state: &mut RepoState,
     repository: &Repository,
-    present: HashSet<String>,
+    present: Vec<String>,
     results: Vec<(ObjectInfo, Result<IndexedVersion, String>)>,
 ) -> bool {
     // Grouped by chart through a hash map: sorting 130,000 versions scattered over the

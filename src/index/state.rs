@@ -82,6 +82,10 @@ impl RepoState {
         Some(self.by_file(file_name)?.stamp)
     }
 
+    pub fn indexed_count(&self) -> usize {
+        self.files.len()
+    }
+
     pub fn indexed_files(&self) -> impl Iterator<Item = &String> {
         self.files.keys()
     }
@@ -105,8 +109,12 @@ impl RepoState {
     }
 
     /// Forgets broken files that are no longer in storage.
-    pub fn keep_broken_among(&mut self, present: &HashSet<String>) {
-        self.broken.retain(|file, _| present.contains(file));
+    pub fn keep_broken_among(&mut self, present: &[String]) {
+        if self.broken.is_empty() {
+            return;
+        }
+        let present: HashSet<&str> = present.iter().map(String::as_str).collect();
+        self.broken.retain(|file, _| present.contains(file.as_str()));
     }
 
     /// Adds a version, replacing the one with the same name and version text; returns the
