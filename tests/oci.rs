@@ -95,6 +95,11 @@ fn tags_are_listed_in_lexical_order_and_paged() {
     let second = server.get("/v2/team/web/tags/list?n=2&last=1.10.0");
     assert!(second.headers().get("link").is_none(), "the last page has no next");
     assert_eq!(json(second)["tags"], serde_json::json!(["1.2.0", "2.0.0"]));
+    // The whole list is kept with the chart, and a new version makes it anew.
+    assert_eq!(json(server.get("/v2/team/web/tags/list"))["tags"], all["tags"]);
+    put(&server, "team", &ChartBuilder::new("web", "1.1.0+build.7").build());
+    let again = json(server.get("/v2/team/web/tags/list"));
+    assert_eq!(again["tags"], serde_json::json!(["1.0.0", "1.1.0_build.7", "1.10.0", "1.2.0", "2.0.0"]));
     assert_eq!(error_code(server.get("/v2/team/web/tags/list?n=many")), "PAGINATION_NUMBER_INVALID");
 }
 

@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LINK};
 use hyper::{Response, StatusCode};
 
@@ -79,6 +81,13 @@ pub fn name(repo: &str, chart: &str) -> String {
 /// `GET /v2/<name>/tags/list[?n=&last=]`: tags in lexical order (the spec's rule, not
 /// the index's newest-first), paged with a `Link` to the next page.
 pub fn tags(app: &App, repo: &str, chart: &str, query: Option<&str>, head: bool) -> Reply {
+    if query.is_none_or(str::is_empty) {
+        // Every tag (what `helm show oci://…` without a version asks): made once per chart.
+        if let Some(found) = app.catalog.snapshot(repo).charts.get(chart) {
+            let body = found.oci_tags.get_or_init(|| tags_body(&name(repo, chart), &sorted_tags(&found.versions)));
+            return finish(response::bytes(StatusCode::OK, response::JSON, body.clone()), head);
+        }
+    }
     let versions = match versions(app, repo, chart) {
         Ok(versions) => versions,
         Err(reply) => return reply,
@@ -101,23 +110,33 @@ pub fn tags(app: &App, repo: &str, chart: &str, query: Option<&str>, head: bool)
             _ => {}
         }
     }
-    let mut tags: Vec<String> = versions.iter().map(|v| oci::tag_of(&v.version)).collect();
-    tags.sort();
-    let mut page: Vec<String> =
-        tags.into_iter().filter(|tag| last.as_ref().is_none_or(|last| tag.as_str() > last.as_str())).collect();
+    let mut page: Vec<String> = sorted_tags(&versions)
+        .into_iter()
+        .filter(|tag| last.as_ref().is_none_or(|last| tag.as_str() > last.as_str()))
+        .collect();
     let more = limit.is_some_and(|n| page.len() > n);
     if let Some(n) = limit {
         page.truncate(n);
     }
     let name = name(repo, chart);
-    let body = serde_json::to_vec(&serde_json::json!({ "name": name, "tags": page })).expect("JSON");
-    let mut reply = response::bytes(StatusCode::OK, response::JSON, body);
+    let mut reply = response::bytes(StatusCode::OK, response::JSON, tags_body(&name, &page));
     if let (true, Some(n), Some(last)) = (more, limit, page.last()) {
         if let Ok(link) = HeaderValue::from_str(&format!("</v2/{name}/tags/list?n={n}&last={last}>; rel=\"next\"")) {
             reply.headers_mut().insert(LINK, link);
         }
     }
     finish(reply, head)
+}
+
+/// The tags of `versions`, in lexical order (the spec's rule, not the index's newest-first).
+fn sorted_tags(versions: &[Arc<IndexedVersion>]) -> Vec<String> {
+    let mut tags: Vec<String> = versions.iter().map(|v| oci::tag_of(&v.version)).collect();
+    tags.sort();
+    tags
+}
+
+fn tags_body(name: &str, tags: &[String]) -> Bytes {
+    Bytes::from(serde_json::to_vec(&serde_json::json!({ "name": name, "tags": tags })).expect("JSON"))
 }
 
 /// The artifact a version is served as: its pushed manifest, or one derived from its

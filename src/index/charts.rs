@@ -7,7 +7,7 @@
 //! it. Where a chart sits matters to JSON alone: every chart but the index's first is
 //! preceded by a comma, so `first` says whether it is that one.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
@@ -21,6 +21,9 @@ pub struct Chart {
     /// `"<name>":[`).
     pub key: Bytes,
     pub versions: Vec<Arc<IndexedVersion>>,
+    /// The OCI `tags/list` answer (every tag, in lexical order), made on its first request
+    /// and kept with the chart: a change to the versions makes a new chart.
+    pub oci_tags: OnceLock<Bytes>,
 }
 
 /// Persistent map of chart name → chart (`imbl`): cloning it into a snapshot is O(1), and
@@ -29,7 +32,12 @@ pub type Charts = imbl::OrdMap<String, Arc<Chart>>;
 
 impl Chart {
     pub fn new(name: &str, versions: Vec<Arc<IndexedVersion>>, format: Format) -> Chart {
-        Chart { key: Bytes::from(format.chart_key(name)), versions }
+        Chart::keyed(Bytes::from(format.chart_key(name)), versions)
+    }
+
+    /// A chart whose key line is `key`.
+    pub fn keyed(key: Bytes, versions: Vec<Arc<IndexedVersion>>) -> Chart {
+        Chart { key, versions, oci_tags: OnceLock::new() }
     }
 
     /// Bytes of this chart's part of the index.

@@ -291,7 +291,7 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
             }));
         }
         expect(&mut take, format.after_chart())?;
-        charts.insert(cached.name, Arc::new(Chart { key, versions }));
+        charts.insert(cached.name, Arc::new(Chart::keyed(key, versions)));
     }
     if at != text.len() || texts.peek().is_some() {
         return Err("the segments hold text no chart accounts for".into());

@@ -132,7 +132,7 @@ impl RepoState {
         let at = versions.partition_point(|v| newest_first(&v.semver, &version.semver).is_lt());
         versions.insert(at, Arc::new(version));
         let chart = match key {
-            Some(key) => Chart { key, versions },
+            Some(key) => Chart::keyed(key, versions),
             None => Chart::new(&name, versions, self.segments.format()),
         };
         self.charts.insert(name.clone(), Arc::new(chart));
@@ -174,7 +174,7 @@ impl RepoState {
             self.charts.remove(name);
         } else {
             let key = chart.key.clone();
-            self.charts.insert(name.to_string(), Arc::new(Chart { key, versions }));
+            self.charts.insert(name.to_string(), Arc::new(Chart::keyed(key, versions)));
         }
         self.segments.mark(name);
         self.unpublished = true;
