@@ -82,14 +82,6 @@ impl RepoState {
         Some(self.by_file(file_name)?.stamp)
     }
 
-    pub fn indexed_count(&self) -> usize {
-        self.files.len()
-    }
-
-    pub fn indexed_files(&self) -> impl Iterator<Item = &String> {
-        self.files.keys()
-    }
-
     pub fn find(&self, name: &str, version: &str) -> Option<&Arc<IndexedVersion>> {
         self.charts.get(name)?.get(version)
     }
