@@ -240,7 +240,9 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
         return Err("written with other settings (CHART_URL, CONTEXT_PATH, ENFORCE_SEMVER2 or JSON_INDEX)".into());
     }
     let pieces = inflate_all(&file.segments, format)?;
-    let (mut charts, mut files) = (Charts::default(), Files::default());
+    let mut charts = Charts::default();
+    // Sized at once: grown one doubling at a time, it rehashed a million names repeatedly.
+    let mut files = Files::with_capacity(file.charts.iter().map(|c| c.versions.len()).sum());
     let mut texts = pieces.iter().map(|p| &p.text).peekable();
     let mut text = texts.next().cloned().unwrap_or_default();
     let mut at = 0usize;
