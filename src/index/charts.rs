@@ -99,3 +99,14 @@ impl Chart {
         out
     }
 }
+
+/// The version stored as `file` when it is named as uploads name it (`<name>-<version>.tgz`):
+/// each dash is tried as the split, so `a-b-1.0.0-rc.1.tgz` finds chart `a-b` version
+/// `1.0.0-rc.1` through the charts, never by guessing.
+pub fn by_usual_file<'a>(charts: &'a Charts, file: &str) -> Option<&'a Arc<IndexedVersion>> {
+    let stem = file.strip_suffix(".tgz")?;
+    stem.match_indices('-').find_map(|(at, _)| {
+        let version = charts.get(&stem[..at])?.get(&stem[at + 1..])?;
+        (version.file_name == file).then_some(version)
+    })
+}

@@ -328,3 +328,32 @@ fn json_index_big_segments_and_server_info() {
     assert_eq!(chart.versions[0].json(), chart.versions[0].text.to_vec());
     assert_eq!(chart.versions[0].entry(), yaml.charts["svc-0007"].versions[0].entry());
 }
+
+#[test]
+fn files_are_found_by_their_usual_name_and_odd_ones_by_a_map_of_their_own() {
+    let mut state = state(3, 2);
+    let usual = "chart-0010-1.1.0.tgz";
+    assert_eq!(state.by_file(usual).map(|v| v.version.as_str()), Some("1.1.0"));
+    assert!(state.by_file("chart-0010-9.9.9.tgz").is_none());
+    let mut odd = version("odd-name", "1.0.0-rc.1", 7);
+    odd.file_name = "renamed.tgz".into();
+    state.insert(odd);
+    assert_eq!(state.odd_files.len(), 1);
+    assert_eq!(state.by_file("renamed.tgz").map(|v| v.name.as_str()), Some("odd-name"));
+    assert_eq!(state.stamp_of("renamed.tgz").map(|s| s.size), Some(7));
+    // The usual name of that version is not its file.
+    assert!(state.by_file("odd-name-1.0.0-rc.1.tgz").is_none());
+    // The same version read again from its usual file replaces the odd one.
+    state.insert(version("odd-name", "1.0.0-rc.1", 8));
+    assert!(state.odd_files.is_empty());
+    assert!(state.by_file("renamed.tgz").is_none());
+    assert_eq!(state.by_file("odd-name-1.0.0-rc.1.tgz").map(|v| v.stamp.size), Some(8));
+    let mut again = version("odd-name", "2.0.0", 9);
+    again.file_name = "other.tgz".into();
+    state.insert(again);
+    assert_eq!(state.remove_file("other.tgz").map(|v| v.version.clone()), Some("2.0.0".into()));
+    assert!(state.odd_files.is_empty());
+    assert_eq!(state.remove_file(usual).map(|v| v.version.clone()), Some("1.1.0".into()));
+    assert!(state.by_file(usual).is_none());
+    check(&mut state);
+}

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::blocks::Blocks;
-use super::charts::{Chart, Charts};
+use super::charts::{by_usual_file, Chart, Charts};
 use super::encoding::Representation;
 use super::entry::IndexedVersion;
 use super::settings::IndexSettings;
@@ -52,14 +52,9 @@ impl RepoSnapshot {
     }
 
     /// The indexed version stored as `file`, when it is named as uploads name it
-    /// (`<name>-<version>.tgz`): each dash is tried as the split, so `a-b-1.0.0-rc.1.tgz`
-    /// finds chart `a-b` version `1.0.0-rc.1` through the index, never by guessing.
+    /// (`<name>-<version>.tgz`).
     pub fn by_file(&self, file: &str) -> Option<&Arc<IndexedVersion>> {
-        let stem = file.strip_suffix(".tgz")?;
-        stem.match_indices('-').find_map(|(at, _)| {
-            let version = self.charts.get(&stem[..at])?.get(&stem[at + 1..])?;
-            (version.file_name == file).then_some(version)
-        })
+        by_usual_file(&self.charts, file)
     }
 
     /// `{ "<name>": [versions…], … }` over the page `(offset, limit)` of chart names, or all

@@ -240,9 +240,7 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
         return Err("written with other settings (CHART_URL, CONTEXT_PATH, ENFORCE_SEMVER2 or JSON_INDEX)".into());
     }
     let pieces = inflate_all(&file.segments, format)?;
-    let mut charts = Charts::default();
-    // Sized at once: grown one doubling at a time, it rehashed a million names repeatedly.
-    let mut files = Files::with_capacity(file.charts.iter().map(|c| c.versions.len()).sum());
+    let (mut charts, mut odd_files) = (Charts::default(), Files::default());
     let mut texts = pieces.iter().map(|p| &p.text).peekable();
     let mut text = texts.next().cloned().unwrap_or_default();
     let mut at = 0usize;
@@ -278,9 +276,11 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
             let semver = version::parse(&v.version, strict_semver).ok_or("a version does not parse")?;
             let file_name = match v.file.name.is_empty() {
                 true => file_name(&cached.name, &v.version),
-                false => v.file.name.clone(),
+                false => {
+                    odd_files.insert(v.file.name.clone(), (cached.name.clone(), v.version.clone()));
+                    v.file.name.clone()
+                }
             };
-            files.insert(file_name.clone(), (cached.name.clone(), v.version.clone()));
             versions.push(Arc::new(IndexedVersion {
                 name: cached.name.clone(),
                 version: v.version,
@@ -301,7 +301,7 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
     let broken: HashMap<String, FileStamp> = file.broken.into_iter().map(|f| (f.name.clone(), f.stamp())).collect();
     let list =
         file.segments.into_iter().zip(pieces).map(|(s, piece)| Arc::new(Segment { first: s.first, piece })).collect();
-    Ok(RepoState::restore(charts, files, broken, Segments::restore(list, format)))
+    Ok(RepoState::restore(charts, odd_files, broken, Segments::restore(list, format)))
 }
 
 /// The payload of a cache file, if its last four bytes are the CRC-32 of the rest (a file

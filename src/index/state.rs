@@ -9,22 +9,25 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::charts::{Chart, Charts};
+use super::charts::{by_usual_file, Chart, Charts};
 use super::entry::{FileStamp, IndexedVersion};
 use super::render::Format;
 use super::segments::Segments;
 use super::settings::IndexSettings;
 use super::snapshot::RepoSnapshot;
+use crate::chart::metadata::file_name;
 use crate::chart::version::newest_first;
 
-/// Storage file → the (name, version) read from it. Only the writer needs it, so it is
-/// a plain map: a persistent one cost ~700 bytes a version.
+/// Storage files not named `<name>-<version>.tgz` (as uploads name them) → the (name,
+/// version) read from each. A file named so is found through the charts themselves
+/// ([`by_usual_file`]): a map of every file cost ~200 bytes a version, a fifth of what a
+/// version costs besides its text.
 pub type Files = HashMap<String, (String, String)>;
 
 #[derive(Debug, Default)]
 pub struct RepoState {
     charts: Charts,
-    files: Files,
+    odd_files: Files,
     /// Files that are not valid packages, with the stamp they were found bad at, so a
     /// rescan warns once per change instead of at every pass.
     broken: HashMap<String, FileStamp>,
@@ -42,8 +45,13 @@ impl RepoState {
 
     /// A state read back from the start-up cache, whose segments already hold the text of
     /// `charts`; it is yet to be published.
-    pub fn restore(charts: Charts, files: Files, broken: HashMap<String, FileStamp>, segments: Segments) -> RepoState {
-        RepoState { charts, files, broken, segments, unpublished: true }
+    pub fn restore(
+        charts: Charts,
+        odd_files: Files,
+        broken: HashMap<String, FileStamp>,
+        segments: Segments,
+    ) -> RepoState {
+        RepoState { charts, odd_files, broken, segments, unpublished: true }
     }
 
     pub fn charts(&self) -> &Charts {
@@ -60,7 +68,7 @@ impl RepoState {
 
     /// Nothing indexed and nothing found broken: a first scan.
     pub fn is_new(&self) -> bool {
-        self.files.is_empty() && self.broken.is_empty()
+        self.charts.is_empty() && self.broken.is_empty()
     }
 
     pub fn is_unpublished(&self) -> bool {
@@ -73,8 +81,10 @@ impl RepoState {
 
     /// The version read from `file_name`, if it is indexed.
     pub fn by_file(&self, file_name: &str) -> Option<&Arc<IndexedVersion>> {
-        let (name, version) = self.files.get(file_name)?;
-        self.find(name, version)
+        by_usual_file(&self.charts, file_name).or_else(|| {
+            let (name, version) = self.odd_files.get(file_name)?;
+            self.find(name, version)
+        })
     }
 
     /// The stamp of the indexed version read from `file_name`, if any.
@@ -118,9 +128,11 @@ impl RepoState {
         let mut versions = existing.map(|c| c.versions.clone()).unwrap_or_default();
         let replaced = versions.iter().position(|v| v.version == version.version).map(|i| versions.remove(i));
         if let Some(old) = &replaced {
-            self.files.remove(&old.file_name);
+            self.odd_files.remove(&old.file_name);
         }
-        self.files.insert(version.file_name.clone(), (name.clone(), version.version.clone()));
+        if is_odd(&version) {
+            self.odd_files.insert(version.file_name.clone(), (name.clone(), version.version.clone()));
+        }
         let at = versions.partition_point(|v| newest_first(&v.semver, &version.semver).is_lt());
         versions.insert(at, Arc::new(version));
         let chart = match key {
@@ -137,10 +149,9 @@ impl RepoState {
     /// once, not once per version. `charts` come in name order, each with its versions
     /// newest first, no version twice.
     pub fn fill(&mut self, charts: Vec<(String, Vec<Arc<IndexedVersion>>)>) {
-        assert!(self.charts.is_empty() && self.files.is_empty(), "fill is for an empty state");
-        self.files.reserve(charts.iter().map(|(_, versions)| versions.len()).sum());
-        for version in charts.iter().flat_map(|(_, versions)| versions) {
-            self.files.insert(version.file_name.clone(), (version.name.clone(), version.version.clone()));
+        assert!(self.charts.is_empty() && self.odd_files.is_empty(), "fill is for an empty state");
+        for version in charts.iter().flat_map(|(_, versions)| versions).filter(|v| is_odd(v)) {
+            self.odd_files.insert(version.file_name.clone(), (version.name.clone(), version.version.clone()));
         }
         let format = self.segments.format();
         self.charts = charts
@@ -161,7 +172,7 @@ impl RepoState {
         let at = chart.versions.iter().position(|v| v.version == version)?;
         let mut versions = chart.versions.clone();
         let removed = versions.remove(at);
-        self.files.remove(&removed.file_name);
+        self.odd_files.remove(&removed.file_name);
         if versions.is_empty() {
             self.charts.remove(name);
         } else {
@@ -175,7 +186,8 @@ impl RepoState {
 
     /// Removes whatever version was read from `file_name`.
     pub fn remove_file(&mut self, file_name: &str) -> Option<Arc<IndexedVersion>> {
-        let (name, version) = self.files.get(file_name)?.clone();
+        let found = self.by_file(file_name)?;
+        let (name, version) = (found.name.clone(), found.version.clone());
         self.remove(&name, &version)
     }
 
@@ -205,6 +217,11 @@ impl RepoState {
         self.unpublished = false;
         RepoSnapshot::new(self.charts.clone(), self.segments.blocks(), settings, modified)
     }
+}
+
+/// Whether `version` was read from a file not named as an upload would name it.
+fn is_odd(version: &IndexedVersion) -> bool {
+    version.file_name != file_name(&version.name, &version.version)
 }
 
 #[cfg(test)]
