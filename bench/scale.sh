@@ -61,7 +61,9 @@ STARTED_AT=$(date +%s)
 log "building $TARGET/release/charthall"
 cargo build --release --quiet
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[[ -n $(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null) ]] && COMMIT+=" + uncommitted changes"
+# The server's code is what src/ and Cargo.* hold: name the commit that last changed them.
+SERVER_COMMIT=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock 2>/dev/null || echo unknown)
+[[ -n $(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null) ]] && SERVER_COMMIT+=" + uncommitted changes"
 
 OUT=$PWD/target/bench-scale
 mkdir -p "$OUT"
@@ -114,6 +116,44 @@ json.dump({"stop_seconds": round(float(t1) - float(t0), 2), "killed": killed == 
 EOF
 }
 
+# cpu_seconds <pid>: user + system CPU time the process has used so far (s). Less
+# sensitive to a busy machine than wall time: what a start costs, not how long it waited.
+cpu_seconds() {
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$1/stat"
+}
+
+# warm <out.json>: read every package of the scale (4 readers; the list is in
+# $dir/files), then sample 2,000 of them with fincore for the share of their bytes in
+# the page cache; another pass (at most 3 in all) while that is under 98 %. This
+# machine pages out what has been idle ~60 s, so a pass slower than that loses its
+# beginning. Records the time and the share the server finds when spawned right after.
+warm() {
+    local out=$1 t0 pass
+    t0=$(date +%s.%N)
+    for ((pass = 1; pass <= 3; pass++)); do
+        timeout 1800 xargs -0 -P 4 -n 2000 cat <"$dir/files" >/dev/null
+        python3 - "$dir/files" "$out" "$t0" "$pass" <<'EOF' && break
+import json, random, subprocess, sys, time
+files = open(sys.argv[1], "rb").read().split(b"\0")[:-1]
+sample = random.Random(0).sample(files, min(2000, len(files)))
+res = size = 0
+for i in range(0, len(sample), 500):
+    out = subprocess.run(["fincore", "-b", "-n", "-o", "RES,SIZE"] + sample[i:i + 500],
+                         capture_output=True, check=True).stdout.decode()
+    for line in out.splitlines():
+        r, s = line.split()  # RES is whole pages, SIZE bytes: compare pages with pages
+        res, size = res + int(r), size + -(-int(s) // 4096) * 4096
+seconds = time.time() - float(sys.argv[3])
+json.dump({"seconds": round(seconds, 1), "passes": int(sys.argv[4]), "resident": round(res / size, 3)},
+          open(sys.argv[2], "w"))
+print(f"  page cache: {seconds:.1f} s, pass {sys.argv[4]}; {100 * res / size:.1f} % of a 2,000-package "
+      "sample resident", file=sys.stderr)
+sys.exit(0 if res / size >= 0.98 else 1)
+EOF
+    done
+    return 0
+}
+
 # --- one scale -------------------------------------------------------------------
 run_scale() {
     local scale=$1 v data need_mb avail_mb small_versions big_versions mean_bytes kind i t0 had_cache
@@ -143,22 +183,26 @@ run_scale() {
 
     CH_PORT=$(free_port)
     local ch=http://127.0.0.1:$CH_PORT
+    find "$STORAGE" -name '*.tgz' -print0 >"$dir/files"
     log "$scale: warming the page cache"
-    t0=$(date +%s)
-    find "$STORAGE" -name '*.tgz' -print0 | timeout 1800 xargs -0 cat >/dev/null
-    echo "  $(($(date +%s) - t0)) s" >&2
+    warm "$RESULTS/warm-first.json"
 
     # Start-up: cold (cache removed) then with the cache the previous stop wrote.
     local expect=(small="$small_versions" big="$big_versions")
     for kind in cold cached; do
         for ((i = 1; i <= STARTUP_RUNS; i++)); do
             [[ $kind == cold ]] && drop_charthall_cache
+            # This machine pages out what has been idle for ~60 s (DAMON, see README):
+            # read everything again right before each start, and record how much of it
+            # was still resident when the server was spawned.
+            warm "$RESULTS/warm-$kind-$i.json"
             had_cache=$(charthall_cache_exists && echo true || echo false)
             log "$scale: start-up $kind $i/$STARTUP_RUNS (cache present: $had_cache)"
             start_charthall "$ALL_CPUS" "$RESULTS/charthall-start-$kind-$i.log"
             python3 bench/probe.py ready --port "$CH_PORT" --since "$CH_SINCE" --timeout "$READY_SECONDS" \
                 --expect "${expect[@]}" --out "$RESULTS/startup-$kind-$i.json"
             python3 bench/probe.py rss --pid "$CH_PID" --out "$RESULTS/startup-$kind-$i-rss.json"
+            cpu_seconds "$CH_PID" >"$RESULTS/startup-$kind-$i-cpu"
             python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["had_cache"]=sys.argv[2]=="true"; d["since"]=float(sys.argv[3]); json.dump(d,open(p,"w"))' \
                 "$RESULTS/startup-$kind-$i.json" "$had_cache" "$CH_SINCE"
             stop_timed "$RESULTS/stop-$kind-$i.json"
@@ -242,7 +286,7 @@ for scale in $SCALES; do
     run_scale "$scale"
 done
 
-python3 bench/scale_report.py --out "$OUT" --scales $SCALES --commit "$COMMIT" \
+python3 bench/scale_report.py --out "$OUT" --scales $SCALES --commit "$COMMIT" --server-commit "$SERVER_COMMIT" \
     --server-cpus "$SERVER_CPUS" --load-cpus "$LOAD_CPUS" --nginx "$NGINX" \
     --startup-runs "$STARTUP_RUNS" --get-runs "$GET_RUNS" --warmup-seconds "$WARMUP_SECONDS" \
     --total-seconds "$(($(date +%s) - STARTED_AT))" >"$OUT/table.md"

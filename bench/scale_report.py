@@ -106,6 +106,8 @@ def scale_data(out, scale):
     d = {"R": R, "data": load(os.path.join(R, "data.json"))}
     for kind in ("cold", "cached"):
         d[kind] = runs(R, f"startup-{kind}-[0-9].json")
+        d[kind + "_cpu"] = [float(open(p).read()) for p in sorted(glob.glob(os.path.join(R, f"startup-{kind}-[0-9]-cpu")))]
+        d[kind + "_warm"] = runs(R, f"warm-{kind}-[0-9].json")
         d[kind + "_rss"] = runs(R, f"startup-{kind}-[0-9]-rss.json")
         d[kind + "_stop"] = runs(R, f"stop-{kind}-[0-9].json")
     d["pinned"] = load(os.path.join(R, "startup-pinned.json"))
@@ -129,6 +131,7 @@ def main():
     ap.add_argument("--scales", nargs="+", required=True)
     for name in ("commit", "server-cpus", "load-cpus", "nginx"):
         ap.add_argument(f"--{name}", required=True)
+    ap.add_argument("--server-commit", help="the commit that last changed src/ (the server measured)")
     for name in ("startup-runs", "get-runs", "warmup-seconds", "total-seconds"):
         ap.add_argument(f"--{name}", type=int, required=True)
     a = ap.parse_args()
@@ -159,6 +162,10 @@ def main():
         lambda d: both([r["seconds"] for r in d["cached"]], lambda v: f"{v:.2f}")
         + ("" if all(r.get("had_cache") for r in d["cached"]) else " (cache missing in some runs)"),
         "≤ 2 s", lambda d: med([r["seconds"] for r in d["cached"]]) <= 2 and all(r.get("had_cache") for r in d["cached"]))
+    row("CPU time of a cold start, user + system (s; runs)",
+        lambda d: both(d["cold_cpu"], lambda v: f"{v:.1f}"), "(8 s on 2 cores: ≤ 16)")
+    row("CPU time of a restart, user + system (s; runs)",
+        lambda d: both(d["cached_cpu"], lambda v: f"{v:.1f}"), "(2 s on 2 cores: ≤ 4)")
     row("RSS when serving, after a cold start (MB; runs)",
         lambda d: both([r["rss_mb"] for r in d["cold_rss"]], num),
         "≤ 800 MB", lambda d: max(r["rss_mb"] for r in d["cold_rss"]) <= 800)
@@ -181,7 +188,8 @@ def main():
         u = d["uploads"]
         ok = sum(c["ok"] for c in u["checks"])
         return (f"{num(u['rate_per_s'])} ({u['created']}/{u['attempted']} → 201 in {u['post_seconds']:.1f} s; "
-                f"index checks {ok}/{len(u['checks'])})")
+                f"index checks {ok}/{len(u['checks'])}"
+                + ("; stopped by the time limit" if u["stopped_by"] == "time" else "") + ")")
     row("uploads at c1 into big (per s)", uploads, "≥ 600/s",
         lambda d: d["uploads"]["rate_per_s"] >= 600 and d["uploads"]["created"] == d["uploads"]["attempted"]
         and d["uploads"]["checks_ok"])
@@ -214,7 +222,8 @@ def main():
         "≤ nginx's", lambda d: side(d, "charthall", "p99_ms") <= side(d, "nginx", "p99_ms"))
 
     today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"ChartHall at scale, {today}, commit {a.commit}")
+    server = f", server code of {a.server_commit}" if a.server_commit else ""
+    print(f"ChartHall at scale, {today}, commit {a.commit}{server}")
     print()
     print(f"Machine: {machine()}.")
     print()
@@ -248,6 +257,13 @@ def main():
     ]
     for s in a.scales:
         d = S[s]
+        warm = [w for k in ("cold", "cached") for w in d[k + "_warm"]]
+        if warm:
+            notes.append(f"{s}: page cache before each start (cold runs, then restarts): re-read in "
+                         + both([w["seconds"] for w in warm], lambda v: f"{v:.0f}") + " s ("
+                         + both([w["passes"] for w in warm], str) + " passes), then "
+                         + both([w["resident"] for w in warm], lambda v: f"{100 * v:.0f} %")
+                         + " of a 2,000-package sample resident.")
         notes.append(f"{s}: load average around the GETs {d['loadavg']}; data set ready in "
                      f"{d['data']['data_seconds']} s this run (generation is cached; this is the check and the tree of hard links); start-up phases "
                      f"(server log, seconds since the spawn): cold — "
