@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Generate the benchmark's chart packages: valid Helm packages, ~8 KB each.
+"""Generate the benchmark's chart packages: valid Helm packages, ~8 KB each (~4 KB at million).
 
-Usage: gen_charts.py <out-dir> <scale>      (scale: full | small)
+Usage: gen_charts.py <out-dir> <scale>      (scale: full | small | million)
 
 Writes, under <out-dir>:
   repos/small/<name>-<version>.tgz   200 versions (20 charts x 10) at every scale
-  repos/big/<name>-<version>.tgz     130,000 versions (13,000 x 10); 2,000 (200 x 10) at scale small
+  repos/big/<name>-<version>.tgz     130,000 versions (13,000 x 10); 2,000 (200 x 10) at scale small;
+                                     1,000,000 (100,000 x 10, ~3.9 GB) at scale million (issue 19)
   uploads/<name>-<version>.tgz       1,000 packages for the upload phase, never in repos/
   manifest.json                      counts, and per upload: file, repo-relative name, version, sha256
-  .complete                          written last, so an interrupted run is regenerated
+  .complete                          written last; until it exists the set is not used, and the
+                                     next run resumes it (packages already written are kept)
 
 Everything is derived from a fixed seed (per package: a Random seeded with the
 package's name and version), so output is the same whichever worker makes it, and
@@ -21,6 +23,8 @@ Why the contents look the way they do:
   so the 130k index is ~65 MB like the one the original ChartHall was measured on.
 - The package is padded with text (a README, a config map, a PEM-like CA bundle)
   so it gzips to ~8 KB: the size matters for hashing at start-up and for uploads.
+  The million scale pads less (PADDING), for ~4 KB: a million 8 KB packages would be
+  ~8 GB of test data for what is an index benchmark.
 - Upload packages are new versions of existing charts and new chart names drawn
   from the same word space, so they sort into the middle of the index, not only
   at its end (an index that only appends would flatter an incremental gzip).
@@ -44,6 +48,19 @@ SCALES = {
     # repo -> (charts, versions per chart)
     "full": {"small": (20, 10), "big": (13_000, 10)},
     "small": {"small": (20, 10), "big": (200, 10)},
+    # Issue 19, "a million versions": 1,000,000 in big, with lighter packages (~4 KB) so
+    # the set stays ~3.9 GB.
+    "million": {"small": (20, 10), "big": (100_000, 10)},
+}
+
+# How much filler a package carries: random bytes of the PEM-like CA bundle and README
+# paragraphs, (low, high) for rng.randint. "full" and "small" keep the original ~7.8 KB
+# (their packages must stay byte for byte what GENERATOR_VERSION 1 wrote); "million"
+# carries less, for ~4 KB packages.
+PADDING = {
+    "full": {"pem": (2400, 3000), "readme": (12, 16)},
+    "small": {"pem": (2400, 3000), "readme": (12, 16)},
+    "million": {"pem": (400, 650), "readme": (3, 5)},
 }
 UPLOADS = 1_000  # half new versions of existing charts, half new chart names
 
@@ -79,6 +96,12 @@ LAST = "Schmidt Garcia Tanaka Okafor Novak Rossi Silva Kowalski Haddad Lindqvist
 KEYWORDS = sorted(set(PRODUCTS[:40] + WORDS[20:80]))
 
 
+# A second word after the product ("acme-redis-edge-operator") widens the name space
+# for the million scale only: vendor-product-suffix alone gives 54,912 names, and it
+# needs 100,500. The other scales draw from all_names() exactly as before.
+EDITIONS = "cloud edge".split()
+
+
 def all_names():
     """Every possible chart name, in a fixed order (the word lists define the space)."""
     names = []
@@ -86,6 +109,15 @@ def all_names():
         for p in PRODUCTS:
             for s in SUFFIXES:
                 names.append("-".join(x for x in (v, p, s) if x))
+    return names
+
+
+def names_for(scale):
+    """The name space a scale draws from: all_names(), widened by EDITIONS at million."""
+    names = all_names()
+    if scale == "million":
+        names += ["-".join(x for x in (v, p, e, s) if x)
+                  for v in VENDORS for p in PRODUCTS for e in EDITIONS for s in SUFFIXES]
     return names
 
 
@@ -323,8 +355,8 @@ def pem_block(rng, nbytes):
     return "    -----BEGIN CERTIFICATE-----\n" + body + "\n    -----END CERTIFICATE-----\n"
 
 
-def package_bytes(name, version):
-    """The .tgz bytes of one chart version, deterministic in (name, version)."""
+def package_bytes(name, version, padding=PADDING["full"]):
+    """The .tgz bytes of one chart version, deterministic in (name, version, padding)."""
     rng = random.Random(f"{SEED}:{name}:{version}")
     files = [
         ("Chart.yaml", chart_yaml(rng, name, version)),
@@ -336,9 +368,9 @@ def package_bytes(name, version):
          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include \"%s.fullname\" . }}\ndata:\n" % name
          + "".join(f"  {k.upper()}_{i}: {{{{ .Values.config.{k}_{i} | quote }}}}\n"
                    for i, k in enumerate(rng.sample(WORDS, 12)))
-         + "  ca.crt: |\n" + pem_block(rng, rng.randint(2400, 3000))),
+         + "  ca.crt: |\n" + pem_block(rng, rng.randint(*padding["pem"]))),
         ("templates/NOTES.txt", "1. Get the application URL by running these commands:\n" + paragraph(rng) + "\n"),
-        ("README.md", f"# {name}\n\n" + "\n\n".join(paragraph(rng) for _ in range(rng.randint(12, 16))) + "\n"),
+        ("README.md", f"# {name}\n\n" + "\n\n".join(paragraph(rng) for _ in range(rng.randint(*padding["readme"]))) + "\n"),
     ]
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -351,20 +383,28 @@ def package_bytes(name, version):
 
 
 def write_one(job):
-    """Worker: write one package file; return (file name, sha256) for the manifest."""
-    directory, name, version = job
-    data = package_bytes(name, version)
+    """Worker: write one package file; return (file name, sha256) for the manifest.
+
+    A file already there is kept (an interrupted run resumes where it stopped): files
+    only appear under their final name by rename, so one that exists is complete, and
+    the directory is keyed on GENERATOR_VERSION and scale, so it is this output."""
+    directory, name, version, padding = job
     path = os.path.join(directory, f"{name}-{version}.tgz")
-    with open(path + ".tmp", "wb") as f:
-        f.write(data)
-    os.replace(path + ".tmp", path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        data = package_bytes(name, version, padding)
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.replace(path + ".tmp", path)
     return os.path.basename(path), name, version, hashlib.sha256(data).hexdigest(), len(data)
 
 
 def plan(scale):
     """Decide every package: repository jobs (repo, name, version) and uploads (name, version, kind)."""
     rng = random.Random(SEED)
-    names = all_names()
+    names = names_for(scale)
     rng.shuffle(names)
     n_big, v_big = SCALES[scale]["big"]
     n_small, v_small = SCALES[scale]["small"]
@@ -398,7 +438,7 @@ def main():
         return
     out, scale = sys.argv[1], sys.argv[2]
     if scale not in SCALES:
-        sys.exit(f"gen_charts.py: unknown scale {scale!r} (full | small)")
+        sys.exit(f"gen_charts.py: unknown scale {scale!r} ({' | '.join(SCALES)})")
     if os.path.exists(os.path.join(out, ".complete")):
         print(f"chart data: reusing {out}", file=sys.stderr)
         return
@@ -407,8 +447,9 @@ def main():
     dirs["uploads"] = os.path.join(out, "uploads")
     for d in dirs.values():
         os.makedirs(d, exist_ok=True)
-    work = [(dirs[repo], name, version) for repo, name, version in jobs]
-    work += [(dirs["uploads"], name, version) for name, version, _ in uploads]
+    padding = PADDING[scale]
+    work = [(dirs[repo], name, version, padding) for repo, name, version in jobs]
+    work += [(dirs["uploads"], name, version, padding) for name, version, _ in uploads]
     print(f"chart data: generating {len(work):,} packages into {out} "
           f"({os.cpu_count()} processes; cached for later runs)", file=sys.stderr)
     sizes, upload_rows = [], {}
@@ -419,7 +460,7 @@ def main():
             if work[i][0] == dirs["uploads"]:
                 upload_rows[file] = {"file": file, "name": name, "version": version,
                                      "sha256": sha, "kind": kinds[file]}
-            if (i + 1) % 10_000 == 0:
+            if (i + 1) % (10_000 if len(work) < 200_000 else 100_000) == 0:
                 print(f"  {i + 1:,} / {len(work):,}", file=sys.stderr)
     manifest = {
         "generator_version": GENERATOR_VERSION,

@@ -38,13 +38,14 @@ start_charthall() {
     CH_PID=$!
 }
 
-# stop_pid <pid>: SIGTERM (ChartHall shuts down gracefully, nginx's master takes its
-# workers with it), SIGKILL after 20 s. Only ever a PID this script started.
+# stop_pid <pid> [seconds]: SIGTERM (ChartHall shuts down gracefully and writes its
+# start-up cache, nginx's master takes its workers with it), SIGKILL after 20 s or the
+# given seconds. Only ever a PID this script started.
 stop_pid() {
-    local pid=$1 i
+    local pid=$1 limit=${2:-20} i
     kill -0 "$pid" 2>/dev/null || return 0
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 200; i++)); do
+    for ((i = 0; i < limit * 10; i++)); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -84,10 +85,12 @@ check_served() {
 # run_wrk <url> <identity|gzip> <seconds> <output>: the load tool on its own cores.
 # -t2 -c100 as the issue asks; a 30 s timeout because a 10 MB answer to 100
 # connections at once takes longer than wrk's default 2 s, and a timeout would drop
-# the request from the count rather than show it as slow.
+# the request from the count rather than show it as slow (WRK_TIMEOUT to change it:
+# scale.sh's ~100 MB answers need more).
+WRK_TIMEOUT=${WRK_TIMEOUT:-30s}
 run_wrk() {
     local url=$1 encoding=$2 seconds=$3 out=$4
-    local args=(-t2 -c"$CONNECTIONS" -d"${seconds}s" --timeout 30s -s bench/report.lua)
+    local args=(-t2 -c"$CONNECTIONS" -d"${seconds}s" --timeout "$WRK_TIMEOUT" -s bench/report.lua)
     [[ $encoding == gzip ]] && args+=(-H 'Accept-Encoding: gzip')
     taskset -c "$LOAD_CPUS" wrk "${args[@]}" "$url" >"$out"
 }
