@@ -94,3 +94,21 @@ run_wrk() {
     [[ $encoding == gzip ]] && args+=(-H 'Accept-Encoding: gzip')
     taskset -c "$LOAD_CPUS" wrk "${args[@]}" "$url" >"$out"
 }
+
+# pick_cpus: sets NCPU, SERVER_CPUS, LOAD_CPUS (BENCH_SERVER_CPUS, BENCH_LOAD_CPUS override)
+# and ALL_CPUS. Servers on the first half of the cores, the load tool on the other; on
+# 2 cores servers on CPU 1 and the load tool on CPU 0.
+pick_cpus() {
+    local default_server default_load
+    NCPU=$(nproc)
+    if ((NCPU >= 4)); then
+        default_server="0-$((NCPU / 2 - 1))" default_load="$((NCPU / 2))-$((NCPU - 1))"
+    elif ((NCPU >= 2)); then
+        default_server=1 default_load=0
+    else
+        default_server=0 default_load=0
+    fi
+    SERVER_CPUS=${BENCH_SERVER_CPUS:-$default_server}
+    LOAD_CPUS=${BENCH_LOAD_CPUS:-$default_load}
+    ALL_CPUS="0-$((NCPU - 1))"
+}

@@ -41,17 +41,7 @@ CONNECTIONS=100
 export WRK_TIMEOUT=120s
 ((GET_RUNS >= 3)) || die "BENCH_GET_RUNS must be at least 3"
 
-NCPU=$(nproc)
-if ((NCPU >= 4)); then
-    default_server="0-$((NCPU / 2 - 1))" default_load="$((NCPU / 2))-$((NCPU - 1))"
-elif ((NCPU >= 2)); then
-    default_server=1 default_load=0
-else
-    default_server=0 default_load=0
-fi
-SERVER_CPUS=${BENCH_SERVER_CPUS:-$default_server}
-LOAD_CPUS=${BENCH_LOAD_CPUS:-$default_load}
-ALL_CPUS="0-$((NCPU - 1))"
+pick_cpus
 
 ensure_tools
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
