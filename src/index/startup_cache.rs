@@ -274,7 +274,7 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
             }
             let text = take(v.text_len)?;
             let semver = version::parse(&v.version, strict_semver).ok_or("a version does not parse")?;
-            let file_name = match v.file.name.is_empty() {
+            let file = match v.file.name.is_empty() {
                 true => file_name(&cached.name, &v.version),
                 false => {
                     odd_files.insert(v.file.name.clone(), (cached.name.clone(), v.version.clone()));
@@ -286,7 +286,7 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
                 version: v.version,
                 semver,
                 stamp: v.file.stamp(),
-                file_name,
+                file_name: file,
                 digest: v.digest,
                 text,
                 oci: Default::default(),
