@@ -20,7 +20,7 @@ use super::metrics::UploadOutcome;
 use super::query::form_pairs;
 use super::response::{self, Reply};
 use super::App;
-use crate::index::{SaveError, Upload};
+use crate::index::{Catalog, SaveError, Upload};
 use crate::storage::Spool;
 
 /// Which route the body came to: a raw body is a package on `/charts`, a provenance file
@@ -134,7 +134,7 @@ async fn raw_body(
     app: &App,
     mut body: impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
 ) -> Result<Spool, Received> {
-    let mut filler = Filler::new(app).await?;
+    let mut filler = Filler::new(app);
     while let Some(data) = body.next().await {
         filler.push(data.map_err(|e| Received::Malformed(e.to_string()))?).await?;
     }
@@ -166,7 +166,7 @@ async fn form_files(
         } else {
             continue;
         };
-        let mut filler = Filler::new(app).await?;
+        let mut filler = Filler::new(app);
         while let Some(data) = field.chunk().await.map_err(malformed)? {
             filler.push(data).await?;
         }
@@ -182,9 +182,12 @@ async fn form_files(
 }
 
 /// Fills a spool from the body's data, writing it in batches on the blocking pool: the
-/// upload holds at most a batch in memory.
+/// upload holds at most a batch in memory. The spool is created by the first write, so a
+/// package smaller than a batch costs one trip to the blocking pool, not two.
 pub(super) struct Filler {
+    /// `None` until the first write, which creates it in `catalog`.
     spool: Option<Spool>,
+    catalog: Option<Arc<Catalog>>,
     batch: Vec<Bytes>,
     batched: usize,
 }
@@ -196,13 +199,11 @@ const BATCH: usize = 64 * 1024;
 impl Filler {
     /// Goes on filling `spool`.
     pub(super) fn resume(spool: Spool) -> Filler {
-        Filler { spool: Some(spool), batch: Vec::new(), batched: 0 }
+        Filler { spool: Some(spool), catalog: None, batch: Vec::new(), batched: 0 }
     }
 
-    async fn new(app: &App) -> Result<Filler, Received> {
-        let catalog = app.catalog.clone();
-        let spool = tokio::task::spawn_blocking(move || catalog.spool()).await.expect("spool task");
-        Ok(Filler { spool: Some(spool.map_err(Received::Storage)?), batch: Vec::new(), batched: 0 })
+    fn new(app: &App) -> Filler {
+        Filler { spool: None, catalog: Some(app.catalog.clone()), batch: Vec::new(), batched: 0 }
     }
 
     pub(super) async fn push(&mut self, data: Bytes) -> Result<(), Received> {
@@ -215,11 +216,16 @@ impl Filler {
     }
 
     async fn flush(&mut self) -> Result<(), Received> {
-        let (mut spool, batch) = (self.spool.take().expect("a spool"), std::mem::take(&mut self.batch));
+        let batch = std::mem::take(&mut self.batch);
         self.batched = 0;
+        let (spool, catalog) = (self.spool.take(), self.catalog.clone());
         let written = tokio::task::spawn_blocking(move || {
-            let appended: std::io::Result<()> = batch.iter().try_for_each(|data| spool.append(data));
-            appended.map(|()| spool)
+            let mut spool = match spool {
+                Some(spool) => spool,
+                None => catalog.expect("a filler without a spool has a catalog").spool()?,
+            };
+            batch.iter().try_for_each(|data| spool.append(data))?;
+            Ok::<_, std::io::Error>(spool)
         });
         self.spool = Some(written.await.expect("spool task").map_err(Received::Storage)?);
         Ok(())
@@ -227,6 +233,6 @@ impl Filler {
 
     pub(super) async fn finish(mut self) -> Result<Spool, Received> {
         self.flush().await?;
-        Ok(self.spool.take().expect("a spool"))
+        Ok(self.spool.take().expect("a flushed filler has a spool"))
     }
 }
