@@ -73,7 +73,7 @@ pub async fn contents(app: &App, repo: String, name: String, wanted: String, con
         Err(reply) => return reply,
     };
     let catalog = app.catalog.clone();
-    let read = tokio::task::spawn_blocking(move || catalog.read_package(&repo, &version.file_name))
+    let read = tokio::task::spawn_blocking(move || catalog.read_package(&repo, &version.file_name()))
         .await
         .expect("package task");
     let package = match read {

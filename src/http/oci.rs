@@ -147,7 +147,7 @@ fn served(app: &App, repo: &str, version: &IndexedVersion) -> Arc<Artifact> {
         .get_or_init(|| {
             Arc::new(match oci_push::pushed_manifest(app, repo, version) {
                 Some(pushed) => {
-                    let config = app.catalog.storage().read(repo, &oci_push::config_file(&version.file_name)).ok();
+                    let config = app.catalog.storage().read(repo, &oci_push::config_file(&version.file_name())).ok();
                     Artifact::pushed(pushed, config)
                 }
                 None => oci::derive(&version.entry(), &version.digest_hex(), version.stamp.size),
@@ -235,7 +235,7 @@ pub async fn blob(app: &Arc<App>, repo: String, chart: String, digest: String, h
     };
     if let Some(version) = versions.iter().find(|v| v.digest_hex() == hex) {
         let catalog = app.catalog.clone();
-        let file = version.file_name.clone();
+        let file = version.file_name().into_owned();
         let opened = tokio::task::spawn_blocking(move || catalog.open(&repo, &file)).await.expect("storage task");
         return stored_blob(opened, &digest, head, unknown);
     }

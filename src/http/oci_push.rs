@@ -141,7 +141,7 @@ fn is_upload_id(id: &str) -> bool {
 /// The pushed manifest of `version` of `repo`, if it has one. Blocks on storage; the
 /// caller keeps the answer with the version.
 pub fn pushed_manifest(app: &App, repo: &str, version: &IndexedVersion) -> Option<Bytes> {
-    let read = app.catalog.storage().read(repo, &manifest_file(&version.file_name)).ok()?;
+    let read = app.catalog.storage().read(repo, &manifest_file(&version.file_name())).ok()?;
     // Only a manifest whose chart layer is this very package describes it.
     let layer = format!("sha256:{}", version.digest_hex());
     chart_layer(&read).is_some_and(|(digest, _)| digest == layer).then_some(read)
@@ -484,7 +484,7 @@ pub async fn put_manifest(
                 let file = snapshot
                     .charts
                     .values()
-                    .find_map(|c| c.versions.iter().find(|v| v.digest_hex() == hex).map(|v| v.file_name.clone()))
+                    .find_map(|c| c.versions.iter().find(|v| v.digest_hex() == hex).map(|v| v.file_name().into_owned()))
                     .ok_or(e)?;
                 storage.read(&repo_for_read, &file)?
             }
@@ -629,7 +629,7 @@ pub async fn delete_manifest(app: &Arc<App>, repo: String, chart: String, refere
     match deleted {
         Ok(()) => {
             let storage = app.catalog.storage().clone();
-            let file = version.file_name.clone();
+            let file = version.file_name().into_owned();
             let _ = tokio::task::spawn_blocking(move || {
                 let _ = storage.delete(&repo, &manifest_file(&file));
                 storage.delete(&repo, &config_file(&file))

@@ -107,6 +107,6 @@ pub fn by_usual_file<'a>(charts: &'a Charts, file: &str) -> Option<&'a Arc<Index
     let stem = file.strip_suffix(".tgz")?;
     stem.match_indices('-').find_map(|(at, _)| {
         let version = charts.get(&stem[..at])?.get(&stem[at + 1..])?;
-        (version.file_name == file).then_some(version)
+        version.is_stored_as(file).then_some(version)
     })
 }

@@ -5,12 +5,14 @@
 //! so the index is held in memory once. The JSON API, which is rarely hot, parses a YAML
 //! entry back on demand (a JSON one it serves as it is).
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 
 use super::render::Format;
+use crate::chart::metadata::file_name;
 use crate::chart::oci::Artifact;
 use crate::chart::ChartVersionEntry;
 use crate::storage::ObjectInfo;
@@ -37,8 +39,10 @@ pub struct IndexedVersion {
     pub name: String,
     pub version: String,
     pub semver: semver::Version,
-    /// The storage file it came from (usually `<name>-<version>.tgz`).
-    pub file_name: String,
+    /// The storage file it came from when that is not `<name>-<version>.tgz`, as uploads
+    /// name it (a file put there by hand): kept for the few, derived for the rest, as a
+    /// string per version was ~50 bytes of every version's cost.
+    odd_file: Option<Box<str>>,
     pub stamp: FileStamp,
     /// SHA-256 of the package.
     pub digest: [u8; 32],
@@ -50,6 +54,17 @@ pub struct IndexedVersion {
     pub oci: OnceLock<Arc<Artifact>>,
 }
 
+/// `file`, when it is not the usual `<name>-<version>.tgz`.
+fn odd_file(name: &str, version: &str, file: String) -> Option<Box<str>> {
+    (!is_usual_file(&file, name, version)).then(|| file.into_boxed_str())
+}
+
+/// Whether `file` is `<name>-<version>.tgz`.
+fn is_usual_file(file: &str, name: &str, version: &str) -> bool {
+    let rest = file.strip_prefix(name).and_then(|r| r.strip_prefix('-'));
+    rest.and_then(|r| r.strip_prefix(version)) == Some(".tgz")
+}
+
 /// How deep a version's lines are indented in the index (`  - ` then `    `).
 const INDENT: usize = 4;
 
@@ -59,26 +74,69 @@ impl IndexedVersion {
     pub fn new(
         mut entry: ChartVersionEntry,
         semver: semver::Version,
-        file_name: String,
+        file: String,
         stamp: FileStamp,
         digest: [u8; 32],
         created: SystemTime,
         url_prefix: &str,
         format: Format,
     ) -> IndexedVersion {
-        entry.urls = vec![format!("{url_prefix}{file_name}")];
+        entry.urls = vec![format!("{url_prefix}{file}")];
         entry.digest = hex::encode(digest);
         entry.created = humantime::format_rfc3339_nanos(created).to_string();
         IndexedVersion {
             text: format.version_item(&entry),
+            odd_file: odd_file(&entry.name, &entry.version, file),
             name: entry.name,
             version: entry.version,
             semver,
-            file_name,
             stamp,
             digest,
             oci: OnceLock::new(),
         }
+    }
+
+    /// A version whose entry's `text` is already rendered, read from `odd_file` or, when
+    /// `None`, from `<name>-<version>.tgz`.
+    pub fn restore(
+        name: String,
+        version: String,
+        semver: semver::Version,
+        odd_file: Option<String>,
+        stamp: FileStamp,
+        digest: [u8; 32],
+        text: Bytes,
+    ) -> IndexedVersion {
+        let odd_file = odd_file.and_then(|file| self::odd_file(&name, &version, file));
+        IndexedVersion { name, version, semver, odd_file, stamp, digest, text, oci: OnceLock::new() }
+    }
+
+    /// The storage file it was read from.
+    pub fn file_name(&self) -> Cow<'_, str> {
+        match &self.odd_file {
+            Some(file) => Cow::Borrowed(file),
+            None => Cow::Owned(file_name(&self.name, &self.version)),
+        }
+    }
+
+    /// Whether it was read from `file`, without making its file name.
+    pub fn is_stored_as(&self, file: &str) -> bool {
+        match &self.odd_file {
+            Some(odd) => **odd == *file,
+            None => is_usual_file(file, &self.name, &self.version),
+        }
+    }
+
+    /// Its file, when that is not named `<name>-<version>.tgz`.
+    pub fn odd_file(&self) -> Option<&str> {
+        self.odd_file.as_deref()
+    }
+
+    /// The same version read from another file (a test's way to make odd files).
+    #[cfg(test)]
+    pub fn stored_as(mut self, file: &str) -> IndexedVersion {
+        self.odd_file = odd_file(&self.name, &self.version, file.to_string());
+        self
     }
 
     pub fn digest_hex(&self) -> String {

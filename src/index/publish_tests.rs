@@ -338,8 +338,9 @@ fn files_are_found_by_their_usual_name_and_odd_ones_by_a_map_of_their_own() {
     let usual = "chart-0010-1.1.0.tgz";
     assert_eq!(state.by_file(usual).map(|v| v.version.as_str()), Some("1.1.0"));
     assert!(state.by_file("chart-0010-9.9.9.tgz").is_none());
-    let mut odd = version("odd-name", "1.0.0-rc.1", 7);
-    odd.file_name = "renamed.tgz".into();
+    let odd = version("odd-name", "1.0.0-rc.1", 7).stored_as("renamed.tgz");
+    assert_eq!(odd.file_name(), "renamed.tgz");
+    assert!(odd.is_stored_as("renamed.tgz") && !odd.is_stored_as("odd-name-1.0.0-rc.1.tgz"));
     state.insert(odd);
     assert_eq!(state.odd_files.len(), 1);
     assert_eq!(state.by_file("renamed.tgz").map(|v| v.name.as_str()), Some("odd-name"));
@@ -351,9 +352,10 @@ fn files_are_found_by_their_usual_name_and_odd_ones_by_a_map_of_their_own() {
     assert!(state.odd_files.is_empty());
     assert!(state.by_file("renamed.tgz").is_none());
     assert_eq!(state.by_file("odd-name-1.0.0-rc.1.tgz").map(|v| v.stamp.size), Some(8));
-    let mut again = version("odd-name", "2.0.0", 9);
-    again.file_name = "other.tgz".into();
-    state.insert(again);
+    let again = version("odd-name", "2.0.0", 9);
+    assert_eq!(again.file_name(), "odd-name-2.0.0.tgz");
+    assert!(again.odd_file().is_none() && !again.is_stored_as("odd-name-2.0.0.tgz.tgz"));
+    state.insert(again.stored_as("other.tgz"));
     assert_eq!(state.remove_file("other.tgz").map(|v| v.version.clone()), Some("2.0.0".into()));
     assert!(state.odd_files.is_empty());
     assert_eq!(state.remove_file(usual).map(|v| v.version.clone()), Some("1.1.0".into()));

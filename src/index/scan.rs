@@ -17,7 +17,6 @@ use super::entry::{FileStamp, IndexedVersion};
 use super::progress::ScanProgress;
 use super::repository::Repository;
 use super::state::RepoState;
-use crate::chart::metadata::file_name;
 use crate::chart::package::{self, Keep};
 use crate::chart::version::newest_first;
 use crate::storage::{ObjectInfo, Storage};
@@ -85,9 +84,9 @@ fn plan(state: &RepoState, listing: Vec<ObjectInfo>) -> Plan {
     {
         let at: FxHashMap<&str, usize> = listing.iter().enumerate().map(|(i, o)| (o.name.as_str(), i)).collect();
         for version in state.charts().values().flat_map(|chart| chart.versions.iter()) {
-            match at.get(version.file_name.as_str()) {
+            match at.get(&*version.file_name()) {
                 Some(&i) => indexed[i] = Some(version.stamp),
-                None => remove.push((version.file_name.clone(), version.stamp)),
+                None => remove.push((version.file_name().into_owned(), version.stamp)),
             }
         }
     }
@@ -156,8 +155,8 @@ pub(super) fn put_read(
     };
     if let Some(other) = state.find(&version.name, &version.version) {
         // Two files hold one version: keep the one named as an upload would name it.
-        if file != file_name(&version.name, &version.version) {
-            tracing::warn!(repo = %repository.name(), %file, indexed = %other.file_name,
+        if version.odd_file().is_some() {
+            tracing::warn!(repo = %repository.name(), %file, indexed = %other.file_name(),
                 "skipping a package whose chart version is already indexed from another file");
             state.mark_broken(file, stamp);
             return changed;
@@ -194,7 +193,7 @@ fn fill(
     }
     let mut charts: Vec<(String, Vec<IndexedVersion>)> = by_name.into_iter().collect();
     charts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let upload_named = |v: &IndexedVersion| v.file_name == file_name(&v.name, &v.version);
+    let upload_named = |v: &IndexedVersion| v.odd_file().is_none();
     let mut kept: Vec<(String, Vec<Arc<IndexedVersion>>)> = Vec::with_capacity(charts.len());
     for (name, mut versions) in charts {
         // Newest first; two files holding one version end up side by side, the one named
@@ -208,9 +207,9 @@ fn fill(
         for version in versions {
             match chart.last() {
                 Some(other) if other.version == version.version => {
-                    tracing::warn!(repo = %repository.name(), file = %version.file_name, indexed = %other.file_name,
+                    tracing::warn!(repo = %repository.name(), file = %version.file_name(), indexed = %other.file_name(),
                         "skipping a package whose chart version is already indexed from another file");
-                    state.mark_broken(version.file_name.clone(), version.stamp);
+                    state.mark_broken(version.file_name().into_owned(), version.stamp);
                 }
                 _ => chart.push(Arc::new(version)),
             }

@@ -28,7 +28,6 @@ use super::repository::Repository;
 use super::segments::Segments;
 use super::settings::IndexSettings;
 use super::state::{Files, RepoState};
-use crate::chart::metadata::file_name;
 use crate::chart::version;
 use crate::storage::Storage;
 
@@ -98,11 +97,11 @@ struct CachedFile {
 }
 
 impl CachedFile {
-    /// `name` is left empty when it is `usual`, the file an upload would be stored as.
-    fn new(name: &str, stamp: FileStamp, usual: Option<&str>) -> CachedFile {
+    /// `name` is empty for a version's usual file, `<name>-<version>.tgz`.
+    fn new(name: &str, stamp: FileStamp) -> CachedFile {
         let since = stamp.modified.duration_since(UNIX_EPOCH).unwrap_or_default();
         CachedFile {
-            name: if usual == Some(name) { String::new() } else { name.to_string() },
+            name: name.to_string(),
             size: stamp.size,
             seconds: since.as_secs(),
             nanos: since.subsec_nanos(),
@@ -216,14 +215,14 @@ impl CacheView {
                         .iter()
                         .map(|v| CachedVersion {
                             version: v.version.clone(),
-                            file: CachedFile::new(&v.file_name, v.stamp, Some(&file_name(name, &v.version))),
+                            file: CachedFile::new(v.odd_file().unwrap_or(""), v.stamp),
                             digest: v.digest,
                             text_len: v.text.len() as u32,
                         })
                         .collect(),
                 })
                 .collect(),
-            broken: self.broken.iter().map(|(file, stamp)| CachedFile::new(file, *stamp, None)).collect(),
+            broken: self.broken.iter().map(|(file, stamp)| CachedFile::new(file, *stamp)).collect(),
         };
         postcard::to_io(&file, out).map(|_| ()).map_err(std::io::Error::other)
     }
@@ -274,23 +273,20 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
             }
             let text = take(v.text_len)?;
             let semver = version::parse(&v.version, strict_semver).ok_or("a version does not parse")?;
-            let file = match v.file.name.is_empty() {
-                true => file_name(&cached.name, &v.version),
-                false => {
-                    odd_files.insert(v.file.name.clone(), (cached.name.clone(), v.version.clone()));
-                    v.file.name.clone()
-                }
-            };
-            versions.push(Arc::new(IndexedVersion {
-                name: cached.name.clone(),
-                version: v.version,
+            let stamp = v.file.stamp();
+            let odd_file = (!v.file.name.is_empty()).then_some(v.file.name);
+            if let Some(file) = &odd_file {
+                odd_files.insert(file.clone(), (cached.name.clone(), v.version.clone()));
+            }
+            versions.push(Arc::new(IndexedVersion::restore(
+                cached.name.clone(),
+                v.version,
                 semver,
-                stamp: v.file.stamp(),
-                file_name: file,
-                digest: v.digest,
+                odd_file,
+                stamp,
+                v.digest,
                 text,
-                oci: Default::default(),
-            }));
+            )));
         }
         expect(&mut take, format.after_chart())?;
         charts.insert(cached.name, Arc::new(Chart::keyed(key, versions)));

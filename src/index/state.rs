@@ -15,7 +15,6 @@ use super::render::Format;
 use super::segments::Segments;
 use super::settings::IndexSettings;
 use super::snapshot::RepoSnapshot;
-use crate::chart::metadata::file_name;
 use crate::chart::version::newest_first;
 
 /// Storage files not named `<name>-<version>.tgz` (as uploads name them) → the (name,
@@ -127,11 +126,11 @@ impl RepoState {
         let key = existing.map(|c| c.key.clone());
         let mut versions = existing.map(|c| c.versions.clone()).unwrap_or_default();
         let replaced = versions.iter().position(|v| v.version == version.version).map(|i| versions.remove(i));
-        if let Some(old) = &replaced {
-            self.odd_files.remove(&old.file_name);
+        if let Some(file) = replaced.as_ref().and_then(|old| old.odd_file()) {
+            self.odd_files.remove(file);
         }
-        if is_odd(&version) {
-            self.odd_files.insert(version.file_name.clone(), (name.clone(), version.version.clone()));
+        if let Some(file) = version.odd_file() {
+            self.odd_files.insert(file.to_string(), (name.clone(), version.version.clone()));
         }
         let at = versions.partition_point(|v| newest_first(&v.semver, &version.semver).is_lt());
         versions.insert(at, Arc::new(version));
@@ -150,8 +149,10 @@ impl RepoState {
     /// newest first, no version twice.
     pub fn fill(&mut self, charts: Vec<(String, Vec<Arc<IndexedVersion>>)>) {
         assert!(self.charts.is_empty() && self.odd_files.is_empty(), "fill is for an empty state");
-        for version in charts.iter().flat_map(|(_, versions)| versions).filter(|v| is_odd(v)) {
-            self.odd_files.insert(version.file_name.clone(), (version.name.clone(), version.version.clone()));
+        for version in charts.iter().flat_map(|(_, versions)| versions) {
+            if let Some(file) = version.odd_file() {
+                self.odd_files.insert(file.to_string(), (version.name.clone(), version.version.clone()));
+            }
         }
         let format = self.segments.format();
         self.charts = charts
@@ -172,7 +173,9 @@ impl RepoState {
         let at = chart.versions.iter().position(|v| v.version == version)?;
         let mut versions = chart.versions.clone();
         let removed = versions.remove(at);
-        self.odd_files.remove(&removed.file_name);
+        if let Some(file) = removed.odd_file() {
+            self.odd_files.remove(file);
+        }
         if versions.is_empty() {
             self.charts.remove(name);
         } else {
@@ -197,7 +200,7 @@ impl RepoState {
         if let Some(chart) = self.charts.get(name) {
             let mut chart = Chart::clone(chart);
             for indexed in chart.versions.iter_mut().filter(|v| v.version == version) {
-                *indexed = Arc::new(IndexedVersion { stamp, ..IndexedVersion::clone(indexed) });
+                Arc::make_mut(indexed).stamp = stamp;
             }
             self.charts.insert(name.to_string(), Arc::new(chart));
         }
@@ -217,11 +220,6 @@ impl RepoState {
         self.unpublished = false;
         RepoSnapshot::new(self.charts.clone(), self.segments.blocks(), settings, modified)
     }
-}
-
-/// Whether `version` was read from a file not named as an upload would name it.
-fn is_odd(version: &IndexedVersion) -> bool {
-    version.file_name != file_name(&version.name, &version.version)
 }
 
 #[cfg(test)]

@@ -198,9 +198,10 @@ pub fn save(
         if let Some(replaced) = replaced {
             // Replacing a version that was stored under another file name (put there by
             // hand): that file would otherwise come back at the next rescan.
-            if replaced.file_name != file {
-                storage.delete(repo, &replaced.file_name)?;
-                touched.push(replaced.file_name.clone());
+            if !replaced.is_stored_as(&file) {
+                let replaced_file = replaced.file_name().into_owned();
+                storage.delete(repo, &replaced_file)?;
+                touched.push(replaced_file);
             }
         }
         tracing::info!(repo, %file, "chart saved");
@@ -243,11 +244,12 @@ fn evict_beyond(
         else {
             return Ok(());
         };
-        storage.delete(repo, &oldest.file_name)?;
+        let file = oldest.file_name().into_owned();
+        storage.delete(repo, &file)?;
         state.remove(name, &oldest.version);
-        evicted.push(oldest.file_name.clone());
-        let _ = storage.delete(repo, &format!("{}.prov", oldest.file_name));
-        tracing::info!(repo, file = %oldest.file_name, limit, "deleted the oldest version beyond PER_CHART_LIMIT");
+        let _ = storage.delete(repo, &format!("{file}.prov"));
+        tracing::info!(repo, %file, limit, "deleted the oldest version beyond PER_CHART_LIMIT");
+        evicted.push(file);
     }
 }
 
@@ -266,13 +268,14 @@ pub fn delete(repository: &Repository, storage: &dyn Storage, name: &str, wanted
                 chart.versions.iter().find(|v| v.semver == parsed).cloned().ok_or_else(not_found)?
             }
         };
-        storage.delete(repo, &indexed.file_name)?;
+        let file = indexed.file_name().into_owned();
+        storage.delete(repo, &file)?;
         state.remove(name, &indexed.version);
         // The package is gone and unlisted; a provenance file left behind is only litter.
-        let provenance = format!("{}.prov", indexed.file_name);
+        let provenance = format!("{file}.prov");
         if let Err(error) = storage.delete(repo, &provenance) {
             tracing::warn!(repo, file = %provenance, %error, "could not delete the provenance file of a deleted version");
         }
-        Ok(indexed.file_name.clone())
+        Ok(file)
     })
 }
