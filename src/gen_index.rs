@@ -16,7 +16,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::index::Catalog;
+use crate::index::{Catalog, Start};
 use crate::server::{index_options, index_settings};
 use crate::storage::LocalStorage;
 
@@ -27,7 +27,9 @@ pub fn generate(config: &Config) -> Result<Vec<u8>, String> {
     let unreadable = |e: std::io::Error| format!("cannot read STORAGE_LOCAL_ROOTDIR {}: {e}", root.display());
     let storage = LocalStorage::open_existing(root).map_err(unreadable)?;
     let catalog = Catalog::new(Arc::new(storage), index_settings(config), index_options(config));
-    catalog.start().map_err(unreadable)?;
+    if catalog.start().map_err(unreadable)? == Start::Unverified {
+        catalog.rescan().map_err(unreadable)?;
+    }
     Ok(catalog.snapshot("").index.to_vec())
 }
 

@@ -15,7 +15,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::http::{serve, tls_acceptor, App, Auth};
-use crate::index::{Catalog, Format, IndexSettings, Limits, Options};
+use crate::index::{Catalog, Format, IndexSettings, Limits, Options, Start};
 use crate::storage::{BucketSettings, LocalStorage, ObjectStorage, Storage};
 
 /// Connections the kernel may hold for the server before it accepts them.
@@ -50,6 +50,9 @@ pub fn index_options(config: &Config) -> Options {
 pub struct Server {
     app: Arc<App>,
     tls: Option<TlsAcceptor>,
+    /// The index came from the start-up caches: storage is checked against them once
+    /// serving.
+    unverified: bool,
 }
 
 impl Server {
@@ -67,7 +70,7 @@ impl Server {
         crate::sendfile::spool_in(root);
         let catalog = Arc::new(Catalog::new(storage, index_settings(&config), index_options(&config)));
         let started = Instant::now();
-        catalog.start().map_err(|e| format!("cannot read {place}: {e}"))?;
+        let start = catalog.start().map_err(|e| format!("cannot read {place}: {e}"))?;
         release_freed_memory();
         tracing::info!(
             repositories = catalog.names().len(),
@@ -76,8 +79,12 @@ impl Server {
             depth = config.depth,
             "storage indexed"
         );
+        let unverified = start == Start::Unverified;
+        if unverified {
+            tracing::info!("serving the index from the start-up caches: storage is checked against them in the background");
+        }
         let app = Arc::new(App::new(config, catalog, auth)?);
-        Ok(Server { app, tls })
+        Ok(Server { app, tls, unverified })
     }
 
     /// Binds `LISTEN_HOST`:`PORT` with a deep accept queue: thousands of CI jobs connect
@@ -108,7 +115,7 @@ impl Server {
 
     /// Serves on `listener` until `shutdown` completes, then writes the start-up caches.
     pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), String> {
-        let Server { app, tls } = self;
+        let Server { app, tls, unverified } = self;
         let catalog = app.catalog.clone();
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -117,12 +124,17 @@ impl Server {
         if interval.is_zero() && catalog.is_shared() {
             interval = SHARED_RESCAN_INTERVAL;
         }
+        let verification = unverified.then(|| tokio::spawn(verify(catalog.clone())));
         let rescans = (!interval.is_zero()).then(|| tokio::spawn(rescan_every(catalog.clone(), interval)));
         let follower = catalog.is_shared().then(|| Follower::start(catalog.clone(), app.config.replica_poll_interval));
         let cache_writer = CacheWriter::start(catalog.clone());
         let served = serve(app, listener, tls, shutdown).await.map_err(|e| e.to_string());
         if let Some(rescans) = rescans {
             rescans.abort();
+        }
+        if let Some(verification) = verification {
+            // The cache written next must not hold what the check has yet to correct.
+            let _ = verification.await;
         }
         if let Some(follower) = follower {
             follower.stop();
@@ -197,6 +209,26 @@ fn raise_open_files_limit() {
 fn release_freed_memory() {
     // SAFETY: mi_collect only walks the allocator's own free lists; any thread may call it.
     unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
+/// Checks storage against the index adopted from the start-up caches: a rescan, which
+/// reads and publishes what changed behind the server's back while it was stopped.
+async fn verify(catalog: Arc<Catalog>) {
+    let started = Instant::now();
+    let checked = tokio::task::spawn_blocking(move || {
+        let checked = catalog.rescan();
+        // The listing of every file is freed: hand its memory back, as after a start-up.
+        release_freed_memory();
+        checked
+    });
+    match checked.await {
+        Ok(Ok(())) => tracing::info!(
+            seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+            "storage checked against the start-up caches"
+        ),
+        Ok(Err(error)) => tracing::error!(%error, "checking storage against the start-up caches failed"),
+        Err(error) => tracing::error!(%error, "checking storage against the start-up caches panicked"),
+    }
 }
 
 /// `CACHE_INTERVAL`: picks up packages added, changed or removed behind the server's back.

@@ -193,3 +193,35 @@ fn a_package_under_a_file_name_of_its_own_keeps_it_across_restarts() {
     assert_eq!(index["entries"]["web"][0]["urls"][0].as_str(), Some("charts/web-1.1.0.tgz"));
     assert_eq!(server.get("/team/charts/renamed.tgz").status(), StatusCode::OK);
 }
+
+#[test]
+fn a_restart_serves_the_cache_first_and_then_brings_in_what_changed() {
+    let mut server = server_with_charts();
+    server.stop();
+    let replacement = ChartBuilder::new("db", "2.0.0").file("values.yaml", "size: large\n").build();
+    std::fs::write(server.root.join("team/db-2.0.0.tgz"), &replacement).unwrap();
+    std::fs::remove_file(server.root.join("team/cache-0.1.0.tgz")).unwrap();
+    server.start_again();
+    let log = server.log();
+    let serving = log.find("INFO charthall::server: serving address=").expect("a serving line");
+    let checked = log.find(CHECKED_AGAINST_CACHES).expect("the check's line");
+    assert!(log.find(SERVING_FROM_CACHES).unwrap() < serving, "{log}");
+    assert!(serving < checked, "the port opens before storage is checked: {log}");
+    let index = yaml(&server.get("/team/index.yaml").text().unwrap());
+    assert_eq!(index["entries"]["db"][0]["digest"].as_str().unwrap(), sha256_hex(&replacement));
+    assert!(index_versions(&index, "cache").is_empty());
+    assert_eq!(packages_read(&server), 1, "{log}");
+}
+
+#[test]
+fn a_repository_without_a_usable_cache_is_scanned_before_serving() {
+    let mut server = server_with_charts();
+    server.stop();
+    std::fs::remove_file(server.root.join("team/.charthall-index.cache")).unwrap();
+    server.start_again();
+    server.wait_for_log("serving address=");
+    let log = server.log();
+    assert!(!log.contains(SERVING_FROM_CACHES), "{log}");
+    assert!(log.find("storage indexed").unwrap() < log.find("INFO charthall::server: serving address=").unwrap(), "{log}");
+    assert_eq!(index_versions(&index_of(&server, "/team/index.yaml"), "web"), ["1.1.0", "1.0.0"]);
+}

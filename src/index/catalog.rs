@@ -51,6 +51,16 @@ pub struct Catalog {
 /// other replicas then see it at their next full rescan).
 const JOURNAL_TRIES: usize = 3;
 
+/// What [`Catalog::start`] left to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// The index matches storage.
+    Verified,
+    /// The index is the start-up caches' as they were written: storage is yet to be
+    /// checked against them ([`Catalog::rescan`]).
+    Unverified,
+}
+
 impl Catalog {
     pub fn new(storage: Arc<dyn Storage>, settings: IndexSettings, options: Options) -> Catalog {
         Catalog {
@@ -106,21 +116,36 @@ impl Catalog {
 
     /// Start-up: adopts each repository's start-up cache, then reads what changed since it
     /// was written.
-    pub fn start(&self) -> io::Result<()> {
+    ///
+    /// When every repository in a folder was adopted from its start-up cache, the scan
+    /// that checks each file against the cache is left out and [`Start::Unverified`]
+    /// returned: the caller serves at once and runs [`Catalog::rescan`] in the background,
+    /// which publishes whatever changed behind the server's back. At a million versions
+    /// adopting the cache took ~1.5 s and the scan (a `statx` per file) ~3 s more.
+    pub fn start(&self) -> io::Result<Start> {
         let started = std::time::Instant::now();
         if self.storage.journal().is_some() {
             // Before the scan: what other replicas change during it is read again after.
             *self.journal_cursor.lock().unwrap_or_else(|p| p.into_inner()) = Some(JournalCursor::now());
         }
-        for name in self.storage.repositories(self.options.depth)? {
+        let names = self.storage.repositories(self.options.depth)?;
+        let mut all_adopted = !names.is_empty() && self.options.startup_cache;
+        for name in names {
             let repository = self.get_or_create(&name);
             if self.options.startup_cache {
-                self.progress.adopt_cached(startup_cache::load(&repository, &*self.storage)?);
+                let adopted = startup_cache::load(&repository, &*self.storage)?;
+                self.progress.adopt_cached(adopted);
+                all_adopted &= adopted > 0;
             }
+        }
+        // Replicas on a bucket scan first: the journal they follow starts where it does.
+        if all_adopted && !self.is_shared() {
+            self.progress.started_in(started.elapsed());
+            return Ok(Start::Unverified);
         }
         self.rescan()?;
         self.progress.started_in(started.elapsed());
-        Ok(())
+        Ok(Start::Verified)
     }
 
     /// How far the scans have got.

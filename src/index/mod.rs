@@ -54,7 +54,7 @@ mod writes;
 mod replicas;
 mod catalog;
 
-pub use catalog::{Catalog, Options};
+pub use catalog::{Catalog, Options, Start};
 pub use charts::Chart;
 pub use encoding::{Chunks, Cursor, Representation};
 pub use entry::{FileStamp, IndexedVersion};

@@ -188,6 +188,20 @@ impl Server {
             }
         }
         self.child = Some(child);
+        // A start from the start-up caches serves at once and checks storage after: tests
+        // look at the index once that check is done.
+        if self.log().contains(SERVING_FROM_CACHES) {
+            self.wait_for_log(CHECKED_AGAINST_CACHES);
+        }
+    }
+
+    /// Waits (up to a minute) until the server has logged a line containing `text`.
+    pub fn wait_for_log(&self, text: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !self.log().contains(text) {
+            assert!(std::time::Instant::now() < deadline, "no {text:?} in a minute; the log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// What the server logged so far (a process only).
@@ -276,6 +290,11 @@ impl Server {
         self.restart();
     }
 }
+
+/// What the server logs before serving when its index came from start-up caches, and once
+/// storage has been checked against them (src/server.rs).
+pub const SERVING_FROM_CACHES: &str = "serving the index from the start-up caches";
+pub const CHECKED_AGAINST_CACHES: &str = "storage checked against the start-up caches";
 
 /// The binary with a clean environment: loopback, a free port, storage in `root`, then
 /// `env` (which may override any of those).
