@@ -81,7 +81,9 @@ impl Server {
         );
         let unverified = start == Start::Unverified;
         if unverified {
-            tracing::info!("serving the index from the start-up caches: storage is checked against them in the background");
+            tracing::info!(
+                "serving the index from the start-up caches: storage is checked against them in the background"
+            );
         }
         let app = Arc::new(App::new(config, catalog, auth)?);
         Ok(Server { app, tls, unverified })

@@ -222,6 +222,9 @@ fn a_repository_without_a_usable_cache_is_scanned_before_serving() {
     server.wait_for_log("serving address=");
     let log = server.log();
     assert!(!log.contains(SERVING_FROM_CACHES), "{log}");
-    assert!(log.find("storage indexed").unwrap() < log.find("INFO charthall::server: serving address=").unwrap(), "{log}");
+    assert!(
+        log.find("storage indexed").unwrap() < log.find("INFO charthall::server: serving address=").unwrap(),
+        "{log}"
+    );
     assert_eq!(index_versions(&index_of(&server, "/team/index.yaml"), "web"), ["1.1.0", "1.0.0"]);
 }

@@ -36,7 +36,9 @@ impl FileStamp {
 /// A chart version in a repository's index.
 #[derive(Debug, Clone)]
 pub struct IndexedVersion {
-    pub name: String,
+    /// The chart's name, one allocation shared by the chart's versions in the index
+    /// ([`super::state::RepoState`] shares it as versions arrive).
+    pub name: Arc<str>,
     pub version: String,
     pub semver: semver::Version,
     /// The storage file it came from when that is not `<name>-<version>.tgz`, as uploads
@@ -87,7 +89,7 @@ impl IndexedVersion {
         IndexedVersion {
             text: format.version_item(&entry),
             odd_file: odd_file(&entry.name, &entry.version, file),
-            name: entry.name,
+            name: Arc::from(entry.name),
             version: entry.version,
             semver,
             stamp,
@@ -99,7 +101,7 @@ impl IndexedVersion {
     /// A version whose entry's `text` is already rendered, read from `odd_file` or, when
     /// `None`, from `<name>-<version>.tgz`.
     pub fn restore(
-        name: String,
+        name: Arc<str>,
         version: String,
         semver: semver::Version,
         odd_file: Option<String>,

@@ -343,7 +343,7 @@ fn files_are_found_by_their_usual_name_and_odd_ones_by_a_map_of_their_own() {
     assert!(odd.is_stored_as("renamed.tgz") && !odd.is_stored_as("odd-name-1.0.0-rc.1.tgz"));
     state.insert(odd);
     assert_eq!(state.odd_files.len(), 1);
-    assert_eq!(state.by_file("renamed.tgz").map(|v| v.name.as_str()), Some("odd-name"));
+    assert_eq!(state.by_file("renamed.tgz").map(|v| &*v.name), Some("odd-name"));
     assert_eq!(state.stamp_of("renamed.tgz").map(|s| s.size), Some(7));
     // The usual name of that version is not its file.
     assert!(state.by_file("odd-name-1.0.0-rc.1.tgz").is_none());
@@ -361,4 +361,12 @@ fn files_are_found_by_their_usual_name_and_odd_ones_by_a_map_of_their_own() {
     assert_eq!(state.remove_file(usual).map(|v| v.version.clone()), Some("1.1.0".into()));
     assert!(state.by_file(usual).is_none());
     check(&mut state);
+}
+
+#[test]
+fn a_charts_versions_share_one_name() {
+    let state = state(2, 3);
+    let chart = state.charts().get("chart-0010").unwrap();
+    assert_eq!(chart.versions.len(), 3);
+    assert!(chart.versions.iter().all(|v| Arc::ptr_eq(&v.name, &chart.versions[0].name)));
 }

@@ -177,11 +177,15 @@ fn fill(
     // Grouped by chart through a hash map: sorting 130,000 versions scattered over the
     // heap was cache misses all the way; sorting 13,000 names and then each chart's few
     // versions is not.
-    let mut by_name: HashMap<String, Vec<IndexedVersion>> = HashMap::new();
+    // Each chart's versions share one name.
+    let mut by_name: HashMap<Arc<str>, Vec<IndexedVersion>> = HashMap::new();
     for (object, result) in results {
         match result {
-            Ok(version) => match by_name.get_mut(&version.name) {
-                Some(versions) => versions.push(version),
+            Ok(mut version) => match by_name.get_key_value(&*version.name) {
+                Some((name, _)) => {
+                    version.name = name.clone();
+                    by_name.get_mut(&*version.name).expect("just found").push(version);
+                }
                 None => drop(by_name.insert(version.name.clone(), vec![version])),
             },
             Err(problem) => {
@@ -191,7 +195,8 @@ fn fill(
             }
         }
     }
-    let mut charts: Vec<(String, Vec<IndexedVersion>)> = by_name.into_iter().collect();
+    let mut charts: Vec<(String, Vec<IndexedVersion>)> =
+        by_name.into_iter().map(|(name, versions)| (name.to_string(), versions)).collect();
     charts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let upload_named = |v: &IndexedVersion| v.odd_file().is_none();
     let mut kept: Vec<(String, Vec<Arc<IndexedVersion>>)> = Vec::with_capacity(charts.len());

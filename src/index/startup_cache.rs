@@ -266,6 +266,7 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
     for (i, cached) in file.charts.into_iter().enumerate() {
         expect(&mut take, format.before_chart(i == 0))?;
         let key = take(cached.key_len)?;
+        let name: Arc<str> = Arc::from(cached.name.as_str());
         let mut versions = Vec::with_capacity(cached.versions.len());
         for (j, v) in cached.versions.into_iter().enumerate() {
             if j > 0 {
@@ -279,7 +280,7 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
                 odd_files.insert(file.clone(), (cached.name.clone(), v.version.clone()));
             }
             versions.push(Arc::new(IndexedVersion::restore(
-                cached.name.clone(),
+                name.clone(),
                 v.version,
                 semver,
                 odd_file,

@@ -119,10 +119,13 @@ impl RepoState {
     }
 
     /// Adds a version, replacing the one with the same name and version text; returns the
-    /// replaced one.
-    pub fn insert(&mut self, version: IndexedVersion) -> Option<Arc<IndexedVersion>> {
-        let name = version.name.clone();
-        let existing = self.charts.get(&name);
+    /// replaced one. It shares its name with the chart's other versions.
+    pub fn insert(&mut self, mut version: IndexedVersion) -> Option<Arc<IndexedVersion>> {
+        let existing = self.charts.get(&*version.name);
+        if let Some(other) = existing.and_then(|c| c.versions.first()) {
+            version.name = other.name.clone();
+        }
+        let name = version.name.to_string();
         let key = existing.map(|c| c.key.clone());
         let mut versions = existing.map(|c| c.versions.clone()).unwrap_or_default();
         let replaced = versions.iter().position(|v| v.version == version.version).map(|i| versions.remove(i));
@@ -151,7 +154,7 @@ impl RepoState {
         assert!(self.charts.is_empty() && self.odd_files.is_empty(), "fill is for an empty state");
         for version in charts.iter().flat_map(|(_, versions)| versions) {
             if let Some(file) = version.odd_file() {
-                self.odd_files.insert(file.to_string(), (version.name.clone(), version.version.clone()));
+                self.odd_files.insert(file.to_string(), (version.name.to_string(), version.version.clone()));
             }
         }
         let format = self.segments.format();
