@@ -11,23 +11,13 @@ versions. Cells with two runs show both (`a / b`); the pass column judges the me
 import argparse
 import datetime
 import glob
-import json
 import os
 import re
 import statistics
 
-from report import machine, version_of
+from report import load, machine, num, version_of, yes
 
 TARGET_SCALE = "million"
-
-
-def load(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-def num(x, digits=0):
-    return f"{x:,.{digits}f}"
 
 
 def mb(n):
@@ -40,10 +30,6 @@ def runs(results, pattern):
 
 def both(values, fmt):
     return " / ".join(fmt(v) for v in values) if values else "—"
-
-
-def yes(ok):
-    return "yes" if ok else "**NO**"
 
 
 # A ChartHall log line: `2026-12-03T10:00:00.123456Z  INFO target: message key=value ...`
@@ -74,6 +60,18 @@ def phases(log_path):
     return out
 
 
+# The start-up log lines a phase summary names, each as it words them.
+PHASES = {
+    "read packages": lambda f, t: f"packages read {t} (took {f.get('seconds')} s)",
+    "loaded the start-up cache": lambda f, t: f"cache of {f.get('repo')} loaded {t}",
+    "ignoring the start-up cache": lambda f, t: f"cache of {f.get('repo')} IGNORED {t}: {f.get('problem')}",
+    "index updated from storage": lambda f, t: f"{f.get('repo')} indexed {t}",
+    "storage indexed": lambda f, t: f"storage indexed {t}",
+    "serving": lambda f, t: f"listening {t}",
+    "storage checked against the start-up caches": lambda f, t: f"storage checked {t}",
+}
+
+
 def phase_summary(log_path, startup):
     """Where a start-up's time went, from the server's log lines, in seconds since the
     spawn: `first line 1.9 (reading 1,000,200 packages), read 6.1, ...`."""
@@ -84,19 +82,9 @@ def phase_summary(log_path, startup):
     first = lines[0][1] + (f" {lines[0][2]['repo']}" if "repo" in lines[0][2] else "")
     parts = [f"first line {lines[0][0] - since:.2f} s ({first})"]
     for at, message, fields in lines[1:]:
-        t = f"{at - since:.2f} s"
-        if message == "read packages":
-            parts.append(f"packages read {t} (took {fields.get('seconds')} s)")
-        elif message == "loaded the start-up cache":
-            parts.append(f"cache of {fields.get('repo')} loaded {t}")
-        elif message == "ignoring the start-up cache":
-            parts.append(f"cache of {fields.get('repo')} IGNORED {t}: {fields.get('problem')}")
-        elif message == "index updated from storage":
-            parts.append(f"{fields.get('repo')} indexed {t}")
-        elif message == "storage indexed":
-            parts.append(f"storage indexed {t}")
-        elif message == "serving":
-            parts.append(f"listening {t}")
+        said = PHASES.get(message)
+        if said:
+            parts.append(said(fields, f"{at - since:.2f} s"))
     parts.append(f"every version served {startup['seconds']:.2f} s")
     return ", ".join(parts)
 
