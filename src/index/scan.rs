@@ -7,11 +7,11 @@
 //! while memory holds only `workers` packages at a time.
 
 use std::collections::HashMap;
-
-use rustc_hash::FxHashMap;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use rustc_hash::FxHashMap;
 
 use super::entry::{FileStamp, IndexedVersion};
 use super::progress::ScanProgress;
@@ -177,16 +177,12 @@ fn fill(
     // Grouped by chart through a hash map: sorting 130,000 versions scattered over the
     // heap was cache misses all the way; sorting 13,000 names and then each chart's few
     // versions is not.
-    // Each chart's versions share one name.
-    let mut by_name: HashMap<Arc<str>, Vec<IndexedVersion>> = HashMap::new();
+    let mut by_name: HashMap<String, Vec<IndexedVersion>> = HashMap::new();
     for (object, result) in results {
         match result {
-            Ok(mut version) => match by_name.get_key_value(&*version.name) {
-                Some((name, _)) => {
-                    version.name = name.clone();
-                    by_name.get_mut(&*version.name).expect("just found").push(version);
-                }
-                None => drop(by_name.insert(version.name.clone(), vec![version])),
+            Ok(version) => match by_name.get_mut(&*version.name) {
+                Some(versions) => versions.push(version),
+                None => drop(by_name.insert(version.name.to_string(), vec![version])),
             },
             Err(problem) => {
                 tracing::warn!(repo = %repository.name(), file = %object.name, %problem, "skipping a file that is not a valid chart package");
@@ -195,8 +191,7 @@ fn fill(
             }
         }
     }
-    let mut charts: Vec<(String, Vec<IndexedVersion>)> =
-        by_name.into_iter().map(|(name, versions)| (name.to_string(), versions)).collect();
+    let mut charts: Vec<(String, Vec<IndexedVersion>)> = by_name.into_iter().collect();
     charts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let upload_named = |v: &IndexedVersion| v.odd_file().is_none();
     let mut kept: Vec<(String, Vec<Arc<IndexedVersion>>)> = Vec::with_capacity(charts.len());
@@ -209,7 +204,10 @@ fn fill(
                 .then_with(|| upload_named(b).cmp(&upload_named(a)))
         });
         let mut chart: Vec<Arc<IndexedVersion>> = Vec::with_capacity(versions.len());
-        for version in versions {
+        // The chart's versions share one name.
+        let shared = Arc::clone(&versions[0].name);
+        for mut version in versions {
+            version.name = Arc::clone(&shared);
             match chart.last() {
                 Some(other) if other.version == version.version => {
                     tracing::warn!(repo = %repository.name(), file = %version.file_name(), indexed = %other.file_name(),

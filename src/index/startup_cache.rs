@@ -329,44 +329,37 @@ impl std::io::Write for CrcWriter<'_> {
     }
 }
 
-/// The segments' pieces, their text inflated: in runs of [`RUN`] segments, one run after
-/// another on each core (a run needs only the dictionary kept at its start).
+/// The segments' pieces, their text inflated: in runs of [`RUN`] segments, each core
+/// taking its share of whole runs (a run needs only the dictionary kept at its start).
 fn inflate_all(segments: &[CachedSegment], format: Format) -> Result<Vec<Piece>, String> {
-    let runs: Vec<&[CachedSegment]> = segments.chunks(RUN).collect();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(runs.len()).max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<Option<Result<Vec<Piece>, String>>> = (0..runs.len()).map(|_| None).collect();
-    let finished: Vec<Vec<(usize, Result<Vec<Piece>, String>)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let r = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(run) = runs.get(r) else { break mine };
+    let runs = segments.len().div_ceil(RUN);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(runs).max(1);
+    let share = (runs.div_ceil(threads) * RUN).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = segments
+            .chunks(share)
+            .enumerate()
+            .map(|(t, mine)| {
+                scope.spawn(move || -> Result<Vec<Piece>, String> {
+                    let mut pieces = Vec::with_capacity(mine.len());
+                    for (r, run) in mine.chunks(RUN).enumerate() {
                         let start: &[u8] = match &run[0].dictionary {
                             Some(dictionary) => dictionary,
-                            None if r == 0 => format.prefix(false),
-                            None => {
-                                mine.push((r, Err("a run has no dictionary".into())));
-                                continue;
-                            }
+                            None if t == 0 && r == 0 => format.prefix(false),
+                            None => return Err("a run has no dictionary".into()),
                         };
-                        mine.push((r, inflate_run(run, start)));
+                        pieces.extend(inflate_run(run, start)?);
                     }
+                    Ok(pieces)
                 })
             })
             .collect();
-        workers.into_iter().map(|w| w.join().expect("inflate thread")).collect()
-    });
-    for (r, result) in finished.into_iter().flatten() {
-        done[r] = Some(result);
-    }
-    let mut pieces = Vec::with_capacity(segments.len());
-    for result in done {
-        pieces.extend(result.ok_or("a run was not inflated")??);
-    }
-    Ok(pieces)
+        let mut pieces = Vec::with_capacity(segments.len());
+        for worker in workers {
+            pieces.extend(worker.join().expect("inflate thread")?);
+        }
+        Ok(pieces)
+    })
 }
 
 /// One run of segments, each inflated with the end of the text before it as dictionary.
