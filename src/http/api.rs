@@ -12,7 +12,7 @@ use super::query::Listing;
 use super::response::{self, Reply};
 use super::App;
 use crate::chart::version::{self, SelectError};
-use crate::index::{Chart, IndexedVersion, RepoSnapshot};
+use crate::index::{Chart, HeldVersion, RepoSnapshot, VersionRef};
 
 /// `GET /api/<repo>/charts`: chart name → versions, the whole repository or the page and
 /// name filter the query asks for (`offset`, `limit`, `q`).
@@ -52,7 +52,7 @@ pub fn chart(app: &App, repo: &str, name: &str, head: bool) -> Reply {
 
 pub fn version(app: &App, repo: &str, name: &str, wanted: &str, head: bool) -> Reply {
     let reply = match select(&app.catalog.snapshot(repo), name, wanted) {
-        Ok(version) => response::bytes(StatusCode::OK, response::JSON, version.json()),
+        Ok(version) => response::bytes(StatusCode::OK, response::JSON, version.get().json()),
         Err(reply) => reply,
     };
     if head {
@@ -73,7 +73,7 @@ pub async fn contents(app: &App, repo: String, name: String, wanted: String, con
         Err(reply) => return reply,
     };
     let catalog = app.catalog.clone();
-    let read = tokio::task::spawn_blocking(move || catalog.read_package(&repo, &version.file_name()))
+    let read = tokio::task::spawn_blocking(move || catalog.read_package(&repo, &version.get().file_name()))
         .await
         .expect("package task");
     let package = match read {
@@ -110,10 +110,12 @@ pub async fn contents(app: &App, repo: String, name: String, wanted: String, con
 }
 
 /// Finds a version as Helm's `IndexFile.Get` would: exact, `latest`, or a constraint.
-fn select(snapshot: &RepoSnapshot, name: &str, wanted: &str) -> Result<Arc<IndexedVersion>, Reply> {
+fn select(snapshot: &RepoSnapshot, name: &str, wanted: &str) -> Result<HeldVersion, Reply> {
     let chart: &Arc<Chart> =
         snapshot.charts.get(name).ok_or_else(|| response::error(StatusCode::NOT_FOUND, "no chart name found"))?;
-    version::select(&chart.versions, wanted, |v| v.version.as_str(), |v| &v.semver).cloned().map_err(|e| match e {
+    let versions: Vec<(VersionRef, semver::Version)> = chart.versions().map(|v| (v, v.semver())).collect();
+    let found = version::select(&versions, wanted, |(v, _)| v.version(), |(_, semver)| semver);
+    found.map(|(v, _)| HeldVersion::new(chart.clone(), v.index())).map_err(|e| match e {
         SelectError::NoMatch => {
             response::error(StatusCode::NOT_FOUND, format!("no chart version found for {name}-{wanted}"))
         }

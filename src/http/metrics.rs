@@ -310,7 +310,7 @@ impl Collector for Repositories {
                 let snapshot = catalog.snapshot(&name);
                 RepoFigures {
                     charts: snapshot.charts.len() as u64,
-                    versions: snapshot.charts.values().map(|chart| chart.versions.len() as u64).sum(),
+                    versions: snapshot.charts.values().map(|chart| chart.len() as u64).sum(),
                     index_bytes: snapshot.index.len,
                     gzip_bytes: snapshot.index_gzip.len,
                     name,

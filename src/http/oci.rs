@@ -18,7 +18,7 @@ use super::body::Body;
 use super::response::{self, Reply};
 use super::{oci_push, App};
 use crate::chart::oci::{self, Artifact};
-use crate::index::IndexedVersion;
+use crate::index::{Chart, HeldVersion, VersionRef};
 use crate::storage::{ObjectInfo, Opened};
 
 const API_VERSION: HeaderValue = HeaderValue::from_static("registry/2.0");
@@ -58,7 +58,7 @@ pub fn is_lower_hex(text: &str, len: usize) -> bool {
 
 /// The versions of `chart` in `repo` (none for a chart not there, as after its last
 /// version was deleted), or the spec's `NAME_UNKNOWN` when the repository is unknown.
-fn versions(app: &App, repo: &str, chart: &str) -> Result<Vec<Arc<IndexedVersion>>, Reply> {
+fn versions(app: &App, repo: &str, chart: &str) -> Result<Option<Arc<Chart>>, Reply> {
     if !app.catalog.knows(repo) {
         return Err(error(
             StatusCode::NOT_FOUND,
@@ -67,7 +67,7 @@ fn versions(app: &App, repo: &str, chart: &str) -> Result<Vec<Arc<IndexedVersion
         ));
     }
     let snapshot = app.catalog.snapshot(repo);
-    Ok(snapshot.charts.get(chart).map(|found| found.versions.clone()).unwrap_or_default())
+    Ok(snapshot.charts.get(chart).cloned())
 }
 
 pub fn name(repo: &str, chart: &str) -> String {
@@ -84,12 +84,12 @@ pub fn tags(app: &App, repo: &str, chart: &str, query: Option<&str>, head: bool)
     if query.is_none_or(str::is_empty) {
         // Every tag (what `helm show oci://…` without a version asks): made once per chart.
         if let Some(found) = app.catalog.snapshot(repo).charts.get(chart) {
-            let body = found.oci_tags.get_or_init(|| tags_body(&name(repo, chart), &sorted_tags(&found.versions)));
+            let body = found.oci_tags.get_or_init(|| tags_body(&name(repo, chart), &sorted_tags(found)));
             return finish(response::bytes(StatusCode::OK, response::JSON, body.clone()), head);
         }
     }
-    let versions = match versions(app, repo, chart) {
-        Ok(versions) => versions,
+    let found = match versions(app, repo, chart) {
+        Ok(found) => found,
         Err(reply) => return reply,
     };
     let mut limit = None;
@@ -110,7 +110,9 @@ pub fn tags(app: &App, repo: &str, chart: &str, query: Option<&str>, head: bool)
             _ => {}
         }
     }
-    let mut page: Vec<String> = sorted_tags(&versions)
+    let mut page: Vec<String> = found
+        .map(|chart| sorted_tags(&chart))
+        .unwrap_or_default()
         .into_iter()
         .filter(|tag| last.as_ref().is_none_or(|last| tag.as_str() > last.as_str()))
         .collect();
@@ -129,8 +131,8 @@ pub fn tags(app: &App, repo: &str, chart: &str, query: Option<&str>, head: bool)
 }
 
 /// The tags of `versions`, in lexical order (the spec's rule, not the index's newest-first).
-fn sorted_tags(versions: &[Arc<IndexedVersion>]) -> Vec<String> {
-    let mut tags: Vec<String> = versions.iter().map(|v| oci::tag_of(&v.version)).collect();
+fn sorted_tags(chart: &Chart) -> Vec<String> {
+    let mut tags: Vec<String> = chart.versions().map(|v| oci::tag_of(v.version())).collect();
     tags.sort();
     tags
 }
@@ -141,44 +143,47 @@ fn tags_body(name: &str, tags: &[String]) -> Bytes {
 
 /// The artifact a version is served as: its pushed manifest, or one derived from its
 /// index entry; made once and kept with the version. The first time may read storage.
-fn served(app: &App, repo: &str, version: &IndexedVersion) -> Arc<Artifact> {
+fn served(app: &App, repo: &str, version: VersionRef) -> Arc<Artifact> {
     version
-        .oci
+        .oci()
         .get_or_init(|| {
             Arc::new(match oci_push::pushed_manifest(app, repo, version) {
                 Some(pushed) => {
                     let config = app.catalog.storage().read(repo, &oci_push::config_file(&version.file_name())).ok();
                     Artifact::pushed(pushed, config)
                 }
-                None => oci::derive(&version.entry(), &version.digest_hex(), version.stamp.size),
+                None => oci::derive(&version.entry(), version.digest_hex(), version.stamp().size),
             })
         })
         .clone()
 }
 
-/// The artifacts of `versions`: at once when each was served before (the hot path: a
-/// pointer copy each), else made on the blocking pool.
+/// The artifacts of the versions of `chart` that `wanted` keeps: at once when each was
+/// served before (the hot path: a pointer copy each), else made on the blocking pool.
 async fn artifacts(
     app: &Arc<App>,
     repo: &str,
-    versions: Vec<Arc<IndexedVersion>>,
-) -> Vec<(Arc<IndexedVersion>, Arc<Artifact>)> {
-    if versions.iter().all(|v| v.oci.get().is_some()) {
-        return versions
+    chart: Option<Arc<Chart>>,
+    wanted: impl Fn(VersionRef) -> bool,
+) -> Vec<(HeldVersion, Arc<Artifact>)> {
+    let Some(chart) = chart else { return Vec::new() };
+    let picked: Vec<usize> = chart.versions().filter(|v| wanted(*v)).map(|v| v.index()).collect();
+    if picked.iter().all(|&at| chart.version(at).oci().get().is_some()) {
+        return picked
             .into_iter()
-            .map(|v| {
-                let artifact = v.oci.get().expect("checked").clone();
-                (v, artifact)
+            .map(|at| {
+                let artifact = chart.version(at).oci().get().expect("checked").clone();
+                (HeldVersion::new(chart.clone(), at), artifact)
             })
             .collect();
     }
     let (app, repo) = (app.clone(), repo.to_string());
     let made = move || {
-        versions
+        picked
             .into_iter()
-            .map(|v| {
-                let artifact = served(&app, &repo, &v);
-                (v, artifact)
+            .map(|at| {
+                let artifact = served(&app, &repo, chart.version(at));
+                (HeldVersion::new(chart.clone(), at), artifact)
             })
             .collect()
     };
@@ -186,22 +191,15 @@ async fn artifacts(
 }
 
 /// The version a tag or manifest digest names, with its artifact.
-async fn find_served(
-    app: &Arc<App>,
-    repo: &str,
-    chart: &str,
-    reference: &str,
-) -> Option<(Arc<IndexedVersion>, Arc<Artifact>)> {
-    let mut versions = versions(app, repo, chart).ok()?;
+async fn find_served(app: &Arc<App>, repo: &str, chart: &str, reference: &str) -> Option<(HeldVersion, Arc<Artifact>)> {
+    let found = versions(app, repo, chart).ok()?;
     let by_digest = reference.starts_with("sha256:");
-    if !by_digest {
-        versions.retain(|v| oci::tag_of(&v.version) == reference);
-    }
-    artifacts(app, repo, versions).await.into_iter().find(|(_, a)| !by_digest || a.manifest_digest == reference)
+    let tagged = |v: VersionRef| by_digest || oci::tag_of(v.version()) == reference;
+    artifacts(app, repo, found, tagged).await.into_iter().find(|(_, a)| !by_digest || a.manifest_digest == reference)
 }
 
 /// The version a tag or manifest digest names.
-pub async fn find_version(app: &Arc<App>, repo: &str, chart: &str, reference: &str) -> Option<Arc<IndexedVersion>> {
+pub async fn find_version(app: &Arc<App>, repo: &str, chart: &str, reference: &str) -> Option<HeldVersion> {
     find_served(app, repo, chart, reference).await.map(|(version, _)| version)
 }
 
@@ -227,19 +225,19 @@ pub async fn manifest(app: &Arc<App>, repo: String, chart: String, reference: St
 /// chart download) or a config blob.
 pub async fn blob(app: &Arc<App>, repo: String, chart: String, digest: String, head: bool) -> Reply {
     // A blob pushed before any manifest refers to it belongs to no chart yet.
-    let versions = versions(app, &repo, &chart).unwrap_or_default();
+    let found = versions(app, &repo, &chart).unwrap_or_default();
     let full_name = name(&repo, &chart);
     let unknown = || error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", format!("blob unknown to {full_name}: {digest}"));
     let Some(hex) = blob_hex(&digest) else {
         return error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("not a sha256 digest: {digest}"));
     };
-    if let Some(version) = versions.iter().find(|v| v.digest_hex() == hex) {
+    let package = found.as_ref().and_then(|chart| chart.versions().find(|v| v.digest_hex() == hex));
+    if let Some(file) = package.map(|version| version.file_name().into_owned()) {
         let catalog = app.catalog.clone();
-        let file = version.file_name().into_owned();
         let opened = tokio::task::spawn_blocking(move || catalog.open(&repo, &file)).await.expect("storage task");
         return stored_blob(opened, &digest, head, unknown);
     }
-    let derived_config = artifacts(app, &repo, versions)
+    let derived_config = artifacts(app, &repo, found, |_| true)
         .await
         .into_iter()
         .find_map(|(_, a)| a.config.clone().filter(|_| a.config_digest == digest));

@@ -36,7 +36,7 @@ use super::upload::{Filler, Received};
 use super::App;
 use crate::chart::oci::{digest_of, tag_of, CHART_LAYER_MEDIA_TYPE};
 use crate::chart::package::{self, Keep};
-use crate::index::{DeleteError, IndexedVersion, SaveError, Upload};
+use crate::index::{DeleteError, HeldVersion, SaveError, Upload, VersionRef};
 use crate::storage::{Placing, Spool};
 
 /// The storage "repository" that holds completed blobs.
@@ -140,7 +140,7 @@ fn is_upload_id(id: &str) -> bool {
 
 /// The pushed manifest of `version` of `repo`, if it has one. Blocks on storage; the
 /// caller keeps the answer with the version.
-pub fn pushed_manifest(app: &App, repo: &str, version: &IndexedVersion) -> Option<Bytes> {
+pub fn pushed_manifest(app: &App, repo: &str, version: VersionRef) -> Option<Bytes> {
     let read = app.catalog.storage().read(repo, &manifest_file(&version.file_name())).ok()?;
     // Only a manifest whose chart layer is this very package describes it.
     let layer = format!("sha256:{}", version.digest_hex());
@@ -252,7 +252,7 @@ async fn complete(app: &App, name: &str, spool: Spool, digest: &str) -> Reply {
 async fn blob_exists(app: &App, repo: &str, digest: &str) -> bool {
     let Some(hex) = super::oci::blob_hex(digest).map(str::to_string) else { return false };
     let snapshot = app.catalog.snapshot(repo);
-    if snapshot.charts.values().any(|chart| chart.versions.iter().any(|v| v.digest_hex() == hex)) {
+    if snapshot.charts.values().any(|chart| chart.versions().any(|v| v.digest_hex() == hex)) {
         return true;
     }
     let storage = app.catalog.storage().clone();
@@ -447,15 +447,13 @@ pub async fn put_manifest(
         known = super::oci::find_version(app, &repo, &chart, &digest).await;
     }
     if let Some(version) = known {
-        let tag = tag_of(&version.version);
+        let version = version.get().version();
+        let tag = tag_of(version);
         if reference.starts_with("sha256:") || reference == tag {
             return manifest_created(&name, &digest);
         }
         // A tag is the chart's version: no other tag can name it.
-        return invalid(format!(
-            "the chart's version is {} (tag {tag}), but it was pushed as {reference}",
-            version.version
-        ));
+        return invalid(format!("the chart's version is {} (tag {tag}), but it was pushed as {reference}", version));
     }
     let Some((layer, config)) = chart_layer(&body) else {
         return invalid(format!(
@@ -484,7 +482,7 @@ pub async fn put_manifest(
                 let file = snapshot
                     .charts
                     .values()
-                    .find_map(|c| c.versions.iter().find(|v| v.digest_hex() == hex).map(|v| v.file_name().into_owned()))
+                    .find_map(|c| c.versions().find(|v| v.digest_hex() == hex).map(|v| v.file_name().into_owned()))
                     .ok_or(e)?;
                 storage.read(&repo_for_read, &file)?
             }
@@ -520,10 +518,11 @@ pub async fn put_manifest(
     let storage = app.catalog.storage().clone();
     let (repo_w, file_w, body_w) = (repo.clone(), manifest_file(&file), body.clone());
     // The same manifest again (Helm PUTs by digest, then by tag): nothing to change.
-    let existing = app.catalog.snapshot(&repo).charts.get(&chart).and_then(|c| c.get(&metadata.version).cloned());
+    let found = app.catalog.snapshot(&repo).charts.get(&chart).cloned();
+    let existing = found.and_then(|c| c.position(&metadata.version).map(|at| HeldVersion::new(c, at)));
     if let Some(existing) = &existing {
         let (app_r, repo_r, existing_r) = (app.clone(), repo.clone(), existing.clone());
-        let stored = tokio::task::spawn_blocking(move || pushed_manifest(&app_r, &repo_r, &existing_r))
+        let stored = tokio::task::spawn_blocking(move || pushed_manifest(&app_r, &repo_r, existing_r.get()))
             .await
             .expect("storage task");
         if stored.as_deref() == Some(&body[..]) {
@@ -623,13 +622,13 @@ pub async fn delete_manifest(app: &Arc<App>, repo: String, chart: String, refere
         return error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", format!("manifest unknown: {reference}"));
     };
     let catalog = app.catalog.clone();
-    let (repo_d, chart_d, version_d) = (repo.clone(), chart.clone(), version.version.clone());
+    let (repo_d, chart_d, version_d) = (repo.clone(), chart.clone(), version.get().version().to_string());
     let deleted =
         tokio::task::spawn_blocking(move || catalog.delete(&repo_d, &chart_d, &version_d)).await.expect("delete task");
     match deleted {
         Ok(()) => {
             let storage = app.catalog.storage().clone();
-            let file = version.file_name().into_owned();
+            let file = version.get().file_name().into_owned();
             let _ = tokio::task::spawn_blocking(move || {
                 let _ = storage.delete(&repo, &manifest_file(&file));
                 storage.delete(&repo, &config_file(&file))

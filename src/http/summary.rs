@@ -31,7 +31,7 @@ pub fn summary(app: &App, repo: &str, query: Option<&str>, head: bool) -> Reply 
     let mut charts = Vec::new();
     for (name, chart) in snapshot.charts.iter().filter(|(name, _)| listing.keeps(name)) {
         if total >= offset && charts.len() < limit {
-            let newest = chart.versions.first().map(|v| v.entry()).unwrap_or_default();
+            let newest = chart.newest().map(|v| v.entry()).unwrap_or_default();
             charts.push(serde_json::json!({
                 "name": name,
                 "version": newest.version,
@@ -40,7 +40,7 @@ pub fn summary(app: &App, repo: &str, query: Option<&str>, head: bool) -> Reply 
                 "icon": newest.icon,
                 "created": newest.created,
                 "deprecated": newest.deprecated,
-                "versions": chart.versions.len(),
+                "versions": chart.len(),
             }));
         }
         total += 1;

@@ -248,7 +248,7 @@ impl Catalog {
     pub fn open(&self, repo: &str, file: &str) -> io::Result<(Opened, ObjectInfo)> {
         let (opened, info) = self.storage.open(repo, file)?;
         let Some(repository) = self.get(repo) else { return Ok((opened, info)) };
-        let indexed = repository.snapshot().by_file(file).map(|version| version.stamp.tag);
+        let indexed = repository.snapshot().by_file(file).map(|version| version.stamp().tag);
         if info.tag == 0 || indexed.is_none_or(|tag| tag == info.tag) {
             return Ok((opened, info));
         }

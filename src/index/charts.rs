@@ -1,95 +1,200 @@
-//! A chart as the index holds it: its key line and its versions, newest first.
+//! A chart as the index holds it: its part of the index text, and a row per version,
+//! newest first.
 //!
-//! A chart's part of the index is its key line followed by each version's entry, with
-//! the separators its [`Format`] puts around them. The segment that holds a chart writes
-//! that text once ([`Chart::write_text`]) and then points the chart's key and entries into
-//! it ([`Chart::point_into`]), so the index text is held in memory once, whatever shares
-//! it. Where a chart sits matters to JSON alone: every chart but the index's first is
-//! preceded by a comma, so `first` says whether it is that one.
+//! A chart's part of the index is its key line followed by each version's entry, with the
+//! separators its [`Format`] puts between them. The chart keeps that text as one `Bytes`
+//! and each version as a fixed-size [`Row`]: where its entry sits in the text, where the
+//! entry spells its version and its digest, and the stamp of its file. Nothing else is
+//! kept per version: at a million versions a row costs 48 bytes where an `Arc` of a
+//! struct of strings per version cost ~280, which decided whether the index fits 800 MB.
+//!
+//! The segment that holds the chart writes the text once ([`Chart::write_text`]) and the
+//! chart's text then becomes a slice of the segment's ([`Chart::point_into`]), so the index
+//! text is held in memory once; the rows, relative to the chart's text, stay as they are.
+//! Where a chart sits matters to JSON alone: every chart but the index's first is preceded
+//! by a comma, which is not part of the chart's text, so `first` says whether it is that one.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
-use super::entry::IndexedVersion;
+use super::entry::{self, FileStamp, Part};
 use super::render::Format;
+use crate::chart::metadata::file_name;
+use crate::chart::oci::Artifact;
+use crate::chart::{version, ChartVersionEntry};
 
 /// All versions of one chart, newest first.
 #[derive(Debug, Clone)]
 pub struct Chart {
-    /// `  <name>:` — the chart's key line under `entries:` in the index (in JSON
-    /// `"<name>":[`).
-    pub key: Bytes,
-    pub versions: Vec<Arc<IndexedVersion>>,
+    name: Box<str>,
+    /// The key line (`  <name>:`, in JSON `"<name>":[`), the entries with their
+    /// separators, and what closes the chart (in JSON `]`).
+    text: Bytes,
+    key_len: u32,
+    rows: Box<[Row]>,
+    /// The versions whose file is not `<name>-<version>.tgz` (a file put there by hand):
+    /// (row, file). Empty, and then no allocation, for nearly every chart.
+    odd_files: Box<[(u32, Box<str>)]>,
     /// The OCI `tags/list` answer (every tag, in lexical order), made on its first request
     /// and kept with the chart: a change to the versions makes a new chart.
     pub oci_tags: OnceLock<Bytes>,
+    /// Each version as an OCI artifact, made on its first OCI request; carried into the
+    /// chart a change makes, for the versions it keeps.
+    oci: OnceLock<Box<[OnceLock<Arc<Artifact>>]>>,
 }
+
+/// One version: offsets into the chart's text, and the stamp of its file.
+#[derive(Debug, Clone, Copy)]
+pub struct Row {
+    /// The entry: `text[at..at + len]`.
+    at: u32,
+    len: u32,
+    /// The version and the digest's hex, inside the entry.
+    version_at: u32,
+    version_len: u32,
+    digest_at: u32,
+    size: u64,
+    /// Nanoseconds since the Unix epoch (negative before it).
+    modified: i64,
+    tag: u64,
+}
+
+/// Length of a SHA-256 digest in hex.
+const DIGEST_HEX: usize = 64;
 
 /// Persistent map of chart name → chart (`imbl`): cloning it into a snapshot is O(1), and
 /// a change copies only the path to what it touches.
 pub type Charts = imbl::OrdMap<String, Arc<Chart>>;
 
 impl Chart {
-    pub fn new(name: &str, versions: Vec<Arc<IndexedVersion>>, format: Format) -> Chart {
-        Chart::keyed(Bytes::from(format.chart_key(name)), versions)
+    /// The chart of `versions`, newest first, written in `format`.
+    pub fn new<'a>(name: &str, versions: impl IntoIterator<Item = Part<'a>>, format: Format) -> Chart {
+        let versions: Vec<Part> = versions.into_iter().collect();
+        let key = format.chart_key(name);
+        let between = format.between_versions();
+        let size = key.len()
+            + versions.iter().map(|v| v.text.len() + between.len()).sum::<usize>()
+            + format.after_chart().len();
+        let mut text = Vec::with_capacity(size);
+        text.extend_from_slice(key.as_bytes());
+        let (mut rows, mut odd_files, mut oci) = (Vec::with_capacity(versions.len()), Vec::new(), Vec::new());
+        for (i, version) in versions.into_iter().enumerate() {
+            if i > 0 {
+                text.extend_from_slice(between);
+            }
+            rows.push(Row::new(text.len(), &version));
+            text.extend_from_slice(version.text);
+            if let Some(file) = version.odd_file {
+                odd_files.push((i as u32, Box::from(file)));
+            }
+            if let Some(artifact) = version.oci {
+                oci.resize_with(i + 1, OnceLock::new);
+                oci[i] = OnceLock::from(artifact);
+            }
+        }
+        text.extend_from_slice(format.after_chart());
+        let chart = Chart::restore(name, Bytes::from(text), key.len(), rows, odd_files);
+        if !oci.is_empty() {
+            oci.resize_with(chart.rows.len(), OnceLock::new);
+            let _ = chart.oci.set(oci.into_boxed_slice());
+        }
+        chart
     }
 
-    /// A chart whose key line is `key`.
-    pub fn keyed(key: Bytes, versions: Vec<Arc<IndexedVersion>>) -> Chart {
-        Chart { key, versions, oci_tags: OnceLock::new() }
+    /// A chart whose text, rows and odd files are already made (read back from the
+    /// start-up cache, which checked them).
+    pub fn restore(name: &str, text: Bytes, key_len: usize, rows: Vec<Row>, odd_files: Vec<(u32, Box<str>)>) -> Chart {
+        Chart {
+            name: Box::from(name),
+            text,
+            key_len: key_len as u32,
+            rows: rows.into_boxed_slice(),
+            odd_files: odd_files.into_boxed_slice(),
+            oci_tags: OnceLock::new(),
+            oci: OnceLock::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How many versions it has.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Bytes of its key line.
+    pub fn key_len(&self) -> usize {
+        self.key_len as usize
+    }
+
+    /// The version at `at` (0 is the newest).
+    pub fn version(&self, at: usize) -> VersionRef<'_> {
+        assert!(at < self.rows.len(), "version {at} of {} in {}", self.rows.len(), self.name);
+        VersionRef { chart: self, at }
+    }
+
+    /// Its versions, newest first.
+    pub fn versions(&self) -> impl DoubleEndedIterator<Item = VersionRef<'_>> + ExactSizeIterator {
+        (0..self.rows.len()).map(move |at| VersionRef { chart: self, at })
+    }
+
+    pub fn newest(&self) -> Option<VersionRef<'_>> {
+        self.versions().next()
+    }
+
+    /// Where the version whose text is exactly `version` is.
+    pub fn position(&self, version: &str) -> Option<usize> {
+        self.versions().position(|v| v.version() == version)
+    }
+
+    /// The version whose text is exactly `version`.
+    pub fn get(&self, version: &str) -> Option<VersionRef<'_>> {
+        self.position(version).map(|at| self.version(at))
+    }
+
+    /// Gives the version at `at` another stamp.
+    pub fn restamp(&mut self, at: usize, stamp: FileStamp) {
+        self.rows[at].set_stamp(stamp);
     }
 
     /// Bytes of this chart's part of the index.
     pub fn text_len(&self, format: Format, first: bool) -> usize {
-        let separators = format.between_versions().len() * self.versions.len().saturating_sub(1);
-        format.before_chart(first).len()
-            + self.key.len()
-            + self.versions.iter().map(|v| v.text.len()).sum::<usize>()
-            + separators
-            + format.after_chart().len()
+        format.before_chart(first).len() + self.text.len()
     }
 
     /// Appends this chart's part of the index to `out`.
     pub fn write_text(&self, out: &mut Vec<u8>, format: Format, first: bool) {
         out.extend_from_slice(format.before_chart(first));
-        out.extend_from_slice(&self.key);
-        for (i, version) in self.versions.iter().enumerate() {
-            if i > 0 {
-                out.extend_from_slice(format.between_versions());
-            }
-            out.extend_from_slice(&version.text);
-        }
-        out.extend_from_slice(format.after_chart());
+        out.extend_from_slice(&self.text);
     }
 
-    /// Makes the key and versions slices of `text`, into which [`Chart::write_text`] wrote
-    /// this chart at offset `at`; returns the offset after it. Versions shared with
-    /// another holder are copied first, so that holder keeps what it had.
-    pub fn point_into(&mut self, text: &Bytes, mut at: usize, format: Format, first: bool) -> usize {
-        at += format.before_chart(first).len();
-        self.key = text.slice(at..at + self.key.len());
-        at += self.key.len();
-        for (i, version) in self.versions.iter_mut().enumerate() {
-            if i > 0 {
-                at += format.between_versions().len();
-            }
-            let slice = text.slice(at..at + version.text.len());
-            at += slice.len();
-            Arc::make_mut(version).text = slice;
-        }
-        at + format.after_chart().len()
+    /// Makes its text a slice of `text`, into which [`Chart::write_text`] wrote this chart
+    /// at offset `at`; returns the offset after it.
+    pub fn point_into(&mut self, text: &Bytes, at: usize, format: Format, first: bool) -> usize {
+        let start = at + format.before_chart(first).len();
+        let end = start + self.text.len();
+        debug_assert_eq!(text[start..end], self.text[..], "the chart was written where it points");
+        self.text = text.slice(start..end);
+        end
     }
 
-    /// The version whose text is exactly `version`.
-    pub fn get(&self, version: &str) -> Option<&Arc<IndexedVersion>> {
-        self.versions.iter().find(|v| v.version == version)
+    /// Its text: key, entries, and what closes the chart.
+    pub fn text(&self) -> &Bytes {
+        &self.text
     }
 
     /// `[ {version}, … ]` for `GET /api/<repo>/charts/<name>`.
     pub fn json(&self) -> Vec<u8> {
         let mut out = vec![b'['];
-        for (i, version) in self.versions.iter().enumerate() {
+        for (i, version) in self.versions().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -100,10 +205,177 @@ impl Chart {
     }
 }
 
+impl Row {
+    /// The row of `version`, whose entry starts at `at` in the chart's text.
+    fn new(at: usize, version: &Part) -> Row {
+        let fits = |n: usize| u32::try_from(n).expect("a chart's text is under 4 GiB");
+        let mut row = Row {
+            at: fits(at),
+            len: fits(version.text.len()),
+            version_at: version.version_at,
+            version_len: version.version_len,
+            digest_at: version.digest_at,
+            size: 0,
+            modified: 0,
+            tag: 0,
+        };
+        row.set_stamp(version.stamp);
+        row
+    }
+
+    /// A row read back from the start-up cache, if its offsets fall inside the entry.
+    pub fn checked(at: usize, len: usize, version: (u32, u32), digest_at: u32, stamp: FileStamp) -> Option<Row> {
+        let inside = |start: u32, n: usize| (start as usize).checked_add(n).is_some_and(|end| end <= len);
+        if !inside(version.0, version.1 as usize) || version.1 == 0 || !inside(digest_at, DIGEST_HEX) {
+            return None;
+        }
+        let mut row = Row {
+            at: u32::try_from(at).ok()?,
+            len: u32::try_from(len).ok()?,
+            version_at: version.0,
+            version_len: version.1,
+            digest_at,
+            size: 0,
+            modified: 0,
+            tag: 0,
+        };
+        row.set_stamp(stamp);
+        Some(row)
+    }
+
+    fn set_stamp(&mut self, stamp: FileStamp) {
+        self.size = stamp.size;
+        self.modified = entry::nanos_since_epoch(stamp.modified);
+        self.tag = stamp.tag;
+    }
+}
+
+/// One version of a chart, borrowed from it.
+#[derive(Debug, Clone, Copy)]
+pub struct VersionRef<'a> {
+    chart: &'a Chart,
+    at: usize,
+}
+
+impl<'a> VersionRef<'a> {
+    fn row(&self) -> &'a Row {
+        &self.chart.rows[self.at]
+    }
+
+    /// Where it is in its chart (0 is the newest).
+    pub fn index(&self) -> usize {
+        self.at
+    }
+
+    pub fn name(&self) -> &'a str {
+        &self.chart.name
+    }
+
+    /// The version as the chart wrote it.
+    pub fn version(&self) -> &'a str {
+        let row = self.row();
+        let start = (row.at + row.version_at) as usize;
+        std::str::from_utf8(&self.chart.text[start..start + row.version_len as usize]).unwrap_or_default()
+    }
+
+    /// Its SemVer, parsed on demand: only ordering a chart's versions and the API's
+    /// constraints need it.
+    pub fn semver(&self) -> semver::Version {
+        version::parse(self.version(), false).expect("an indexed version parses")
+    }
+
+    /// Its entry as an item of the index's `entries.<name>` list.
+    pub fn text(&self) -> &'a [u8] {
+        let row = self.row();
+        &self.chart.text[row.at as usize..(row.at + row.len) as usize]
+    }
+
+    pub fn stamp(&self) -> FileStamp {
+        let row = self.row();
+        FileStamp { size: row.size, modified: entry::time_from_nanos(row.modified), tag: row.tag }
+    }
+
+    /// SHA-256 of the package, in hex, as its entry spells it.
+    pub fn digest_hex(&self) -> &'a str {
+        let start = (self.row().at + self.row().digest_at) as usize;
+        std::str::from_utf8(&self.chart.text[start..start + DIGEST_HEX]).unwrap_or_default()
+    }
+
+    /// Its file, when that is not named `<name>-<version>.tgz`.
+    pub fn odd_file(&self) -> Option<&'a str> {
+        self.chart.odd_files.iter().find(|(at, _)| *at as usize == self.at).map(|(_, file)| &**file)
+    }
+
+    /// The storage file it was read from.
+    pub fn file_name(&self) -> Cow<'a, str> {
+        match self.odd_file() {
+            Some(file) => Cow::Borrowed(file),
+            None => Cow::Owned(file_name(self.name(), self.version())),
+        }
+    }
+
+    /// Whether it was read from `file`, without making its file name.
+    pub fn is_stored_as(&self, file: &str) -> bool {
+        match self.odd_file() {
+            Some(odd) => odd == file,
+            None => entry::is_usual_file(file, self.name(), self.version()),
+        }
+    }
+
+    /// The entry, read back from its rendered text.
+    pub fn entry(&self) -> ChartVersionEntry {
+        entry::entry_of(self.text())
+    }
+
+    /// The entry as a JSON object, for the API.
+    pub fn json(&self) -> Vec<u8> {
+        entry::json_of(self.text())
+    }
+
+    /// Where its OCI artifact is kept once made.
+    pub fn oci(&self) -> &'a OnceLock<Arc<Artifact>> {
+        let all = self.chart.oci.get_or_init(|| (0..self.chart.rows.len()).map(|_| OnceLock::new()).collect());
+        &all[self.at]
+    }
+
+    /// What building a chart with this version again needs.
+    pub fn part(&self) -> Part<'a> {
+        let row = self.row();
+        Part {
+            text: self.text(),
+            version_at: row.version_at,
+            version_len: row.version_len,
+            digest_at: row.digest_at,
+            stamp: self.stamp(),
+            odd_file: self.odd_file(),
+            oci: self.chart.oci.get().and_then(|all| all[self.at].get().cloned()),
+        }
+    }
+}
+
+/// A version kept beyond the snapshot it came from: its chart is immutable, so holding the
+/// chart holds the version.
+#[derive(Debug, Clone)]
+pub struct HeldVersion {
+    chart: Arc<Chart>,
+    at: usize,
+}
+
+impl HeldVersion {
+    pub fn new(chart: Arc<Chart>, at: usize) -> HeldVersion {
+        assert!(at < chart.len(), "a held version is in its chart");
+        HeldVersion { chart, at }
+    }
+
+    pub fn get(&self) -> VersionRef<'_> {
+        self.chart.version(self.at)
+    }
+}
+
 /// The version stored as `file` when it is named as uploads name it (`<name>-<version>.tgz`):
 /// each dash is tried as the split, so `a-b-1.0.0-rc.1.tgz` finds chart `a-b` version
 /// `1.0.0-rc.1` through the charts, never by guessing.
-pub fn by_usual_file<'a>(charts: &'a Charts, file: &str) -> Option<&'a Arc<IndexedVersion>> {
+pub fn by_usual_file<'a>(charts: &'a Charts, file: &str) -> Option<VersionRef<'a>> {
     let stem = file.strip_suffix(".tgz")?;
     stem.match_indices('-').find_map(|(at, _)| {
         let version = charts.get(&stem[..at])?.get(&stem[at + 1..])?;

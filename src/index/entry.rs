@@ -1,13 +1,13 @@
-//! One chart version as the repository serves it, rendered once when it arrives.
+//! One chart version as a scan or an upload reads it, rendered once when it arrives.
 //!
-//! Its index entry is rendered at write time, in the index's [`Format`], and kept only as
-//! that text — once the repository's segments are built, as a slice of a segment's text,
-//! so the index is held in memory once. The JSON API, which is rarely hot, parses a YAML
-//! entry back on demand (a JSON one it serves as it is).
+//! Its index entry is rendered at write time, in the index's [`Format`]; its chart then
+//! keeps only that text (once the repository's segments are built, as a slice of a
+//! segment's text, so the index is held in memory once). The JSON API, which is rarely
+//! hot, parses a YAML entry back on demand (a JSON one it serves as it is).
 
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
@@ -33,27 +33,37 @@ impl FileStamp {
     }
 }
 
-/// A chart version in a repository's index.
+/// A chart version as a scan or an upload reads it, before it joins its chart (which
+/// keeps only its text and a row of offsets, see [`super::charts::Chart`]).
 #[derive(Debug, Clone)]
 pub struct IndexedVersion {
-    /// The chart's name, one allocation shared by the chart's versions in the index
-    /// ([`super::state::RepoState`] shares it as versions arrive).
-    pub name: Arc<str>,
+    pub name: String,
     pub version: String,
     pub semver: semver::Version,
     /// The storage file it came from when that is not `<name>-<version>.tgz`, as uploads
-    /// name it (a file put there by hand): kept for the few, derived for the rest, as a
-    /// string per version was ~50 bytes of every version's cost.
+    /// name it (a file put there by hand).
     odd_file: Option<Box<str>>,
     pub stamp: FileStamp,
-    /// SHA-256 of the package.
-    pub digest: [u8; 32],
     /// The entry as an item of the index's `entries.<name>` list, ready to concatenate: in
     /// YAML `  - key: value` lines, in JSON one object.
     pub text: Bytes,
-    /// The version as an OCI artifact, made on its first OCI request and kept with the
-    /// version (a new upload is a new version, with its own).
-    pub oci: OnceLock<Arc<Artifact>>,
+    /// Where `text` spells the version and the digest's hex.
+    version_at: u32,
+    digest_at: u32,
+}
+
+/// What a chart keeps of one version: its entry's text, where the entry spells its version
+/// and digest, and its file.
+#[derive(Debug, Clone)]
+pub struct Part<'a> {
+    pub text: &'a [u8],
+    pub version_at: u32,
+    pub version_len: u32,
+    pub digest_at: u32,
+    pub stamp: FileStamp,
+    pub odd_file: Option<&'a str>,
+    /// Its OCI artifact, when one was made already.
+    pub oci: Option<Arc<Artifact>>,
 }
 
 /// `file`, when it is not the usual `<name>-<version>.tgz`.
@@ -62,7 +72,7 @@ fn odd_file(name: &str, version: &str, file: String) -> Option<Box<str>> {
 }
 
 /// Whether `file` is `<name>-<version>.tgz`.
-fn is_usual_file(file: &str, name: &str, version: &str) -> bool {
+pub fn is_usual_file(file: &str, name: &str, version: &str) -> bool {
     let rest = file.strip_prefix(name).and_then(|r| r.strip_prefix('-'));
     rest.and_then(|r| r.strip_prefix(version)) == Some(".tgz")
 }
@@ -86,31 +96,24 @@ impl IndexedVersion {
         entry.urls = vec![format!("{url_prefix}{file}")];
         entry.digest = hex::encode(digest);
         entry.created = humantime::format_rfc3339_nanos(created).to_string();
+        let text = format.version_item(&entry);
+        // Both are written as they are (a version is SemVer characters, a digest hex): any
+        // place the text spells them serves.
+        let spelled = |what: &str| {
+            let at = memchr::memmem::find(&text, what.as_bytes()).expect("an entry spells its version and digest");
+            u32::try_from(at).expect("an entry is under 4 GiB")
+        };
+        let (version_at, digest_at) = (spelled(&entry.version), spelled(&entry.digest));
         IndexedVersion {
-            text: format.version_item(&entry),
             odd_file: odd_file(&entry.name, &entry.version, file),
-            name: Arc::from(entry.name),
+            name: entry.name,
             version: entry.version,
             semver,
             stamp,
-            digest,
-            oci: OnceLock::new(),
+            text,
+            version_at,
+            digest_at,
         }
-    }
-
-    /// A version whose entry's `text` is already rendered, read from `odd_file` or, when
-    /// `None`, from `<name>-<version>.tgz`.
-    pub fn restore(
-        name: Arc<str>,
-        version: String,
-        semver: semver::Version,
-        odd_file: Option<String>,
-        stamp: FileStamp,
-        digest: [u8; 32],
-        text: Bytes,
-    ) -> IndexedVersion {
-        let odd_file = odd_file.and_then(|file| self::odd_file(&name, &version, file));
-        IndexedVersion { name, version, semver, odd_file, stamp, digest, text, oci: OnceLock::new() }
     }
 
     /// The storage file it was read from.
@@ -118,14 +121,6 @@ impl IndexedVersion {
         match &self.odd_file {
             Some(file) => Cow::Borrowed(file),
             None => Cow::Owned(file_name(&self.name, &self.version)),
-        }
-    }
-
-    /// Whether it was read from `file`, without making its file name.
-    pub fn is_stored_as(&self, file: &str) -> bool {
-        match &self.odd_file {
-            Some(odd) => **odd == *file,
-            None => is_usual_file(file, &self.name, &self.version),
         }
     }
 
@@ -141,27 +136,58 @@ impl IndexedVersion {
         self
     }
 
-    pub fn digest_hex(&self) -> String {
-        hex::encode(self.digest)
+    /// What its chart keeps of it.
+    pub fn part(&self) -> Part<'_> {
+        Part {
+            text: &self.text,
+            version_at: self.version_at,
+            version_len: self.version.len() as u32,
+            digest_at: self.digest_at,
+            stamp: self.stamp,
+            odd_file: self.odd_file(),
+            oci: None,
+        }
     }
 
     /// The entry, read back from its rendered text.
     pub fn entry(&self) -> ChartVersionEntry {
-        if Format::of_item(&self.text) == Format::Json {
-            return serde_json::from_slice(&self.text).expect("an entry we rendered parses back");
-        }
-        let text = String::from_utf8_lossy(&self.text);
-        let unindented: String =
-            text.lines().map(|line| line.get(INDENT..).unwrap_or("")).flat_map(|l| [l, "\n"]).collect();
-        serde_yaml::from_str(&unindented).expect("an entry we rendered parses back")
+        entry_of(&self.text)
     }
+}
 
-    /// The entry as a JSON object, for the API.
-    pub fn json(&self) -> Vec<u8> {
-        if Format::of_item(&self.text) == Format::Json {
-            return self.text.to_vec();
-        }
-        serde_json::to_vec(&self.entry()).expect("a chart entry serializes to JSON")
+/// An entry read back from the text we rendered it as.
+pub fn entry_of(text: &[u8]) -> ChartVersionEntry {
+    if Format::of_item(text) == Format::Json {
+        return serde_json::from_slice(text).expect("an entry we rendered parses back");
+    }
+    let text = String::from_utf8_lossy(text);
+    let unindented: String =
+        text.lines().map(|line| line.get(INDENT..).unwrap_or("")).flat_map(|l| [l, "\n"]).collect();
+    serde_yaml::from_str(&unindented).expect("an entry we rendered parses back")
+}
+
+/// An entry as a JSON object, for the API: a JSON entry as it is.
+pub fn json_of(text: &[u8]) -> Vec<u8> {
+    if Format::of_item(text) == Format::Json {
+        return text.to_vec();
+    }
+    serde_json::to_vec(&entry_of(text)).expect("a chart entry serializes to JSON")
+}
+
+/// `time` as nanoseconds since the Unix epoch, negative before it (a row keeps 8 bytes,
+/// not a 16-byte `SystemTime`; exact from 1678 to 2262).
+pub fn nanos_since_epoch(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_nanos() as i64,
+        Err(before) => -(before.duration().as_nanos() as i64),
+    }
+}
+
+/// The time [`nanos_since_epoch`] gave `nanos` for.
+pub fn time_from_nanos(nanos: i64) -> SystemTime {
+    match nanos >= 0 {
+        true => UNIX_EPOCH + Duration::from_nanos(nanos as u64),
+        false => UNIX_EPOCH - Duration::from_nanos(nanos.unsigned_abs()),
     }
 }
 

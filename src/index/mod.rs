@@ -55,7 +55,7 @@ mod replicas;
 mod catalog;
 
 pub use catalog::{Catalog, Options, Start};
-pub use charts::Chart;
+pub use charts::{Chart, HeldVersion, VersionRef};
 pub use encoding::{Chunks, Cursor, Representation};
 pub use entry::{FileStamp, IndexedVersion};
 pub use progress::ScanProgress;

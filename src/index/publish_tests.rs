@@ -6,8 +6,6 @@
 use std::io::{Read, Write};
 use std::time::{Duration, UNIX_EPOCH};
 
-use bytes::Bytes;
-
 use super::*;
 use crate::chart::ChartVersionEntry;
 use crate::index::render::{Format, PREFIX_EMPTY};
@@ -100,7 +98,7 @@ pub(crate) fn check(state: &mut RepoState) -> RepoSnapshot {
         serde_json::from_slice::<serde_json::Value>(&identity).expect("the index is JSON");
     }
     // The text is held once: every version's YAML is a slice of a segment's text.
-    let inside = |bytes: &Bytes| {
+    let inside = |bytes: &[u8]| {
         let at = bytes.as_ptr() as usize;
         state.segments.blocks().iter().any(|s| {
             let text = s.piece.text.as_ptr() as usize;
@@ -108,8 +106,8 @@ pub(crate) fn check(state: &mut RepoState) -> RepoSnapshot {
         })
     };
     for chart in state.charts.values() {
-        assert!(inside(&chart.key), "a chart key outside the segments");
-        assert!(chart.versions.iter().all(|v| inside(&v.text)), "a version's text outside the segments");
+        assert!(inside(chart.text()), "a chart's text outside the segments");
+        assert!(chart.versions().all(|v| inside(v.text())), "a version's text outside the segments");
     }
     snapshot
 }
@@ -156,8 +154,11 @@ fn every_kind_of_change_keeps_both_encodings_exact() {
         eprintln!("{what}: {} segments", state.segments.blocks().len());
     }
     // Everything deleted: the empty index.
-    let all: Vec<(String, String)> =
-        state.charts.iter().flat_map(|(n, c)| c.versions.iter().map(move |v| (n.clone(), v.version.clone()))).collect();
+    let all: Vec<(String, String)> = state
+        .charts
+        .iter()
+        .flat_map(|(n, c)| c.versions().map(move |v| (n.clone(), v.version().to_string())))
+        .collect();
     for (name, v) in all {
         state.remove(&name, &v);
     }
@@ -255,7 +256,7 @@ fn json_index_reads_as_the_yaml_index_through_every_change() {
     let remove_chart = |name: &'static str| -> Change {
         Box::new(move |s: &mut RepoState, _| {
             let versions: Vec<String> =
-                s.charts.get(name).unwrap().versions.iter().map(|v| v.version.clone()).collect();
+                s.charts.get(name).unwrap().versions().map(|v| v.version().to_string()).collect();
             versions.iter().for_each(|v| drop(s.remove(name, v)));
         })
     };
@@ -282,7 +283,7 @@ fn json_index_reads_as_the_yaml_index_through_every_change() {
     let names: Vec<String> = json.charts.keys().cloned().collect();
     for name in &names {
         for state in [&mut yaml, &mut json] {
-            let versions: Vec<String> = state.charts[name].versions.iter().map(|v| v.version.clone()).collect();
+            let versions: Vec<String> = state.charts[name].versions().map(|v| v.version().to_string()).collect();
             versions.iter().for_each(|v| drop(state.remove(name, v)));
         }
     }
@@ -308,8 +309,7 @@ fn json_index_big_segments_and_server_info() {
         let charts = (0..800)
             .map(|n| {
                 let name = format!("svc-{n:04}");
-                let versions =
-                    (0..3).rev().map(|v| Arc::new(version_in(format, &name, &format!("0.{v}.0"), n * 3 + v)));
+                let versions = (0..3).rev().map(|v| version_in(format, &name, &format!("0.{v}.0"), n * 3 + v));
                 (name.clone(), versions.collect())
             })
             .collect();
@@ -328,22 +328,23 @@ fn json_index_big_segments_and_server_info() {
     assert_eq!(inflated, b.index.to_vec(), "the gzip body inflates to the identity body");
     // The API's JSON of a version is the index's own text.
     let chart = &json.charts["svc-0007"];
-    assert_eq!(chart.versions[0].json(), chart.versions[0].text.to_vec());
-    assert_eq!(chart.versions[0].entry(), yaml.charts["svc-0007"].versions[0].entry());
+    assert_eq!(chart.version(0).json(), chart.version(0).text());
+    assert_eq!(chart.version(0).entry(), yaml.charts["svc-0007"].version(0).entry());
 }
 
 #[test]
 fn files_are_found_by_their_usual_name_and_odd_ones_by_a_map_of_their_own() {
     let mut state = state(3, 2);
     let usual = "chart-0010-1.1.0.tgz";
-    assert_eq!(state.by_file(usual).map(|v| v.version.as_str()), Some("1.1.0"));
+    assert_eq!(state.by_file(usual).map(|v| v.version()), Some("1.1.0"));
     assert!(state.by_file("chart-0010-9.9.9.tgz").is_none());
     let odd = version("odd-name", "1.0.0-rc.1", 7).stored_as("renamed.tgz");
     assert_eq!(odd.file_name(), "renamed.tgz");
-    assert!(odd.is_stored_as("renamed.tgz") && !odd.is_stored_as("odd-name-1.0.0-rc.1.tgz"));
     state.insert(odd);
+    let indexed = state.find("odd-name", "1.0.0-rc.1").unwrap();
+    assert!(indexed.is_stored_as("renamed.tgz") && !indexed.is_stored_as("odd-name-1.0.0-rc.1.tgz"));
     assert_eq!(state.odd_files.len(), 1);
-    assert_eq!(state.by_file("renamed.tgz").map(|v| &*v.name), Some("odd-name"));
+    assert_eq!(state.by_file("renamed.tgz").map(|v| v.name()), Some("odd-name"));
     assert_eq!(state.stamp_of("renamed.tgz").map(|s| s.size), Some(7));
     // The usual name of that version is not its file.
     assert!(state.by_file("odd-name-1.0.0-rc.1.tgz").is_none());
@@ -351,22 +352,59 @@ fn files_are_found_by_their_usual_name_and_odd_ones_by_a_map_of_their_own() {
     state.insert(version("odd-name", "1.0.0-rc.1", 8));
     assert!(state.odd_files.is_empty());
     assert!(state.by_file("renamed.tgz").is_none());
-    assert_eq!(state.by_file("odd-name-1.0.0-rc.1.tgz").map(|v| v.stamp.size), Some(8));
+    assert_eq!(state.by_file("odd-name-1.0.0-rc.1.tgz").map(|v| v.stamp().size), Some(8));
     let again = version("odd-name", "2.0.0", 9);
     assert_eq!(again.file_name(), "odd-name-2.0.0.tgz");
-    assert!(again.odd_file().is_none() && !again.is_stored_as("odd-name-2.0.0.tgz.tgz"));
+    assert!(again.odd_file().is_none());
+    state.insert(again.clone());
+    assert!(!state.find("odd-name", "2.0.0").unwrap().is_stored_as("odd-name-2.0.0.tgz.tgz"));
     state.insert(again.stored_as("other.tgz"));
-    assert_eq!(state.remove_file("other.tgz").map(|v| v.version.clone()), Some("2.0.0".into()));
+    assert_eq!(state.remove_file("other.tgz").map(|v| v.get().version().to_string()), Some("2.0.0".into()));
     assert!(state.odd_files.is_empty());
-    assert_eq!(state.remove_file(usual).map(|v| v.version.clone()), Some("1.1.0".into()));
+    assert_eq!(state.remove_file(usual).map(|v| v.get().version().to_string()), Some("1.1.0".into()));
     assert!(state.by_file(usual).is_none());
     check(&mut state);
 }
 
 #[test]
-fn a_charts_versions_share_one_name() {
-    let state = state(2, 3);
+fn a_chart_reads_each_version_back_from_its_row_through_every_change() {
+    let mut state = state(2, 2);
+    let before_epoch = UNIX_EPOCH - std::time::Duration::new(3, 7);
+    let mut odd = version("chart-0010", "1.5.0-rc.1+b.7", 41).stored_as("by-hand.tgz");
+    odd.stamp = FileStamp { size: 41, modified: before_epoch, tag: 99 };
+    state.insert(odd);
+    // Newest first, each version's text, digest, stamp and file where its row says.
+    let expect = |state: &RepoState| {
+        let chart = state.charts().get("chart-0010").unwrap();
+        let versions: Vec<&str> = chart.versions().map(|v| v.version()).collect();
+        assert_eq!(versions, ["1.5.0-rc.1+b.7", "1.1.0", "1.0.0"]);
+        for v in chart.versions() {
+            let entry = v.entry();
+            assert_eq!((entry.version.as_str(), entry.digest.as_str()), (v.version(), v.digest_hex()));
+            assert_eq!(v.semver(), semver::Version::parse(v.version()).unwrap());
+        }
+        let odd = chart.version(0);
+        assert_eq!(odd.stamp(), FileStamp { size: 41, modified: before_epoch, tag: 99 });
+        assert_eq!((odd.file_name().as_ref(), odd.digest_hex()), ("by-hand.tgz", hex::encode(digest(41)).as_str()));
+        assert_eq!(chart.version(1).file_name(), "chart-0010-1.1.0.tgz");
+    };
+    expect(&state);
+    check(&mut state);
+    expect(&state);
+    // A restamp changes one row only; a nanosecond survives it.
+    let later = UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 123_456_789);
+    state.restamp("chart-0010", "1.1.0", FileStamp { size: 5, modified: later, tag: 0 });
+    assert_eq!(state.find("chart-0010", "1.1.0").unwrap().stamp().modified, later);
+    expect(&state);
+    // Removing the middle version leaves the others' rows right.
+    let removed = state.remove("chart-0010", "1.1.0").unwrap();
+    assert_eq!((removed.get().version(), removed.get().stamp().size), ("1.1.0", 5));
     let chart = state.charts().get("chart-0010").unwrap();
-    assert_eq!(chart.versions.len(), 3);
-    assert!(chart.versions.iter().all(|v| Arc::ptr_eq(&v.name, &chart.versions[0].name)));
+    assert_eq!(chart.versions().map(|v| v.version()).collect::<Vec<_>>(), ["1.5.0-rc.1+b.7", "1.0.0"]);
+    assert_eq!(chart.version(0).file_name(), "by-hand.tgz");
+    assert_eq!(chart.version(1).entry().urls, ["charts/chart-0010-1.0.0.tgz"]);
+    // Put back, it is where it was.
+    state.put_back(&removed);
+    expect(&state);
+    check(&mut state);
 }

@@ -46,13 +46,14 @@ pub struct Recorded {
 pub fn record(repository: &Repository, file: &str) -> Vec<u8> {
     let snapshot = repository.snapshot();
     let version = snapshot.by_file(file).map(|version| {
-        let since = version.stamp.modified.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let stamp = version.stamp();
+        let since = stamp.modified.duration_since(UNIX_EPOCH).unwrap_or_default();
         Recorded {
             entry: version.entry(),
-            size: version.stamp.size,
+            size: stamp.size,
             seconds: since.as_secs(),
             nanos: since.subsec_nanos(),
-            tag: version.stamp.tag,
+            tag: stamp.tag,
         }
     });
     let record = Record { repo: repository.name().to_string(), file: file.to_string(), version };

@@ -83,10 +83,10 @@ fn plan(state: &RepoState, listing: Vec<ObjectInfo>) -> Plan {
     let mut remove = Vec::new();
     {
         let at: FxHashMap<&str, usize> = listing.iter().enumerate().map(|(i, o)| (o.name.as_str(), i)).collect();
-        for version in state.charts().values().flat_map(|chart| chart.versions.iter()) {
+        for version in state.charts().values().flat_map(|chart| chart.versions()) {
             match at.get(&*version.file_name()) {
-                Some(&i) => indexed[i] = Some(version.stamp),
-                None => remove.push((version.file_name().into_owned(), version.stamp)),
+                Some(&i) => indexed[i] = Some(version.stamp()),
+                None => remove.push((version.file_name().into_owned(), version.stamp())),
             }
         }
     }
@@ -180,9 +180,9 @@ fn fill(
     let mut by_name: HashMap<String, Vec<IndexedVersion>> = HashMap::new();
     for (object, result) in results {
         match result {
-            Ok(version) => match by_name.get_mut(&*version.name) {
+            Ok(version) => match by_name.get_mut(&version.name) {
                 Some(versions) => versions.push(version),
-                None => drop(by_name.insert(version.name.to_string(), vec![version])),
+                None => drop(by_name.insert(version.name.clone(), vec![version])),
             },
             Err(problem) => {
                 tracing::warn!(repo = %repository.name(), file = %object.name, %problem, "skipping a file that is not a valid chart package");
@@ -194,7 +194,7 @@ fn fill(
     let mut charts: Vec<(String, Vec<IndexedVersion>)> = by_name.into_iter().collect();
     charts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let upload_named = |v: &IndexedVersion| v.odd_file().is_none();
-    let mut kept: Vec<(String, Vec<Arc<IndexedVersion>>)> = Vec::with_capacity(charts.len());
+    let mut kept: Vec<(String, Vec<IndexedVersion>)> = Vec::with_capacity(charts.len());
     for (name, mut versions) in charts {
         // Newest first; two files holding one version end up side by side, the one named
         // as an upload would name it first, and only that one is kept.
@@ -203,18 +203,15 @@ fn fill(
                 .then_with(|| a.version.cmp(&b.version))
                 .then_with(|| upload_named(b).cmp(&upload_named(a)))
         });
-        let mut chart: Vec<Arc<IndexedVersion>> = Vec::with_capacity(versions.len());
-        // The chart's versions share one name.
-        let shared = Arc::clone(&versions[0].name);
-        for mut version in versions {
-            version.name = Arc::clone(&shared);
+        let mut chart: Vec<IndexedVersion> = Vec::with_capacity(versions.len());
+        for version in versions {
             match chart.last() {
                 Some(other) if other.version == version.version => {
                     tracing::warn!(repo = %repository.name(), file = %version.file_name(), indexed = %other.file_name(),
                         "skipping a package whose chart version is already indexed from another file");
                     state.mark_broken(version.file_name().into_owned(), version.stamp);
                 }
-                _ => chart.push(Arc::new(version)),
+                _ => chart.push(version),
             }
         }
         kept.push((name, chart));

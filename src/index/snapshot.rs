@@ -12,9 +12,8 @@ use std::time::SystemTime;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::blocks::Blocks;
-use super::charts::{by_usual_file, Chart, Charts};
+use super::charts::{by_usual_file, Chart, Charts, VersionRef};
 use super::encoding::Representation;
-use super::entry::IndexedVersion;
 use super::settings::IndexSettings;
 use super::stitch::stitch;
 
@@ -53,7 +52,7 @@ impl RepoSnapshot {
 
     /// The indexed version stored as `file`, when it is named as uploads name it
     /// (`<name>-<version>.tgz`).
-    pub fn by_file(&self, file: &str) -> Option<&Arc<IndexedVersion>> {
+    pub fn by_file(&self, file: &str) -> Option<VersionRef<'_>> {
         by_usual_file(&self.charts, file)
     }
 

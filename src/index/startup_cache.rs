@@ -20,15 +20,14 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::blocks::Segment;
-use super::charts::{Chart, Charts};
-use super::entry::{FileStamp, IndexedVersion};
+use super::charts::{Chart, Charts, Row};
+use super::entry::FileStamp;
 use super::piece::{dictionary, kept, size_class, Piece};
 use super::render::Format;
 use super::repository::Repository;
 use super::segments::Segments;
 use super::settings::IndexSettings;
 use super::state::{Files, RepoState};
-use crate::chart::version;
 use crate::storage::Storage;
 
 /// The cache file's name inside a repository's folder.
@@ -37,8 +36,9 @@ const CACHE_FILE: &str = ".charthall-index.cache";
 /// compressed changes (2: 16 KiB dictionaries; a segment compressed against 32 KiB could
 /// refer to text that a later change no longer recompresses it for; 3: entries rendered
 /// by `render`; 4: the index's language, YAML or JSON, recorded; 5: a bucket's ETag in each stamp;
-/// 6: segments compressed only, default file names left out, a CRC-32 of the file at its end).
-const FORMAT: u32 = 6;
+/// 6: segments compressed only, default file names left out, a CRC-32 of the file at its end;
+/// 7: versions and digests read from the text).
+const FORMAT: u32 = 7;
 /// Every this many segments the cache keeps the dictionary the next one was compressed
 /// against (the end of the text before it), so the segments inflate in independent runs,
 /// one per core, for 16 KiB per run.
@@ -79,12 +79,15 @@ struct CachedChart {
     versions: Vec<CachedVersion>,
 }
 
+/// A version: its entry's length, where the entry spells its version and digest, and its
+/// file (the version and the digest are read from the text, not stored twice).
 #[derive(Serialize, Deserialize)]
 struct CachedVersion {
-    version: String,
     file: CachedFile,
-    digest: [u8; 32],
     text_len: u32,
+    version_at: u32,
+    version_len: u32,
+    digest_at: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -209,15 +212,18 @@ impl CacheView {
                 .iter()
                 .map(|(name, chart)| CachedChart {
                     name: name.clone(),
-                    key_len: chart.key.len() as u32,
+                    key_len: chart.key_len() as u32,
                     versions: chart
-                        .versions
-                        .iter()
-                        .map(|v| CachedVersion {
-                            version: v.version.clone(),
-                            file: CachedFile::new(v.odd_file().unwrap_or(""), v.stamp),
-                            digest: v.digest,
-                            text_len: v.text.len() as u32,
+                        .versions()
+                        .map(|v| {
+                            let part = v.part();
+                            CachedVersion {
+                                file: CachedFile::new(part.odd_file.unwrap_or(""), part.stamp),
+                                text_len: part.text.len() as u32,
+                                version_at: part.version_at,
+                                version_len: part.version_len,
+                                digest_at: part.digest_at,
+                            }
                         })
                         .collect(),
                 })
@@ -231,74 +237,102 @@ impl CacheView {
 /// Rebuilds a repository's state from its cache file.
 fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<RepoState, String> {
     let (strict_semver, format) = (settings.strict_semver, settings.format);
-    let file: CacheFile = postcard::from_bytes(bytes).map_err(|e| format!("unreadable: {e}"))?;
-    if file.format != FORMAT || file.server != env!("CARGO_PKG_VERSION") {
+    // The format and the server lead the file, whatever its layout after them.
+    let ((format_number, server), _) =
+        postcard::take_from_bytes::<(u32, String)>(bytes).map_err(|e| format!("unreadable: {e}"))?;
+    if format_number != FORMAT || server != env!("CARGO_PKG_VERSION") {
         return Err("written by another version".into());
     }
+    let file: CacheFile = postcard::from_bytes(bytes).map_err(|e| format!("unreadable: {e}"))?;
     if file.url_prefix != url_prefix || file.strict_semver != strict_semver || file.json != (format == Format::Json) {
         return Err("written with other settings (CHART_URL, CONTEXT_PATH, ENFORCE_SEMVER2 or JSON_INDEX)".into());
     }
     let pieces = inflate_all(&file.segments, format)?;
     let (mut charts, mut odd_files) = (Charts::default(), Files::default());
-    let mut texts = pieces.iter().map(|p| &p.text).peekable();
-    let mut text = texts.next().cloned().unwrap_or_default();
-    let mut at = 0usize;
-    let mut take = |len: u32| -> Result<Bytes, String> {
-        if at == text.len() {
-            text = texts.next().cloned().ok_or("charts run past the last segment")?;
-            at = 0;
-        }
-        let end = at + len as usize;
-        if end > text.len() {
-            return Err("a length runs past its segment".into());
-        }
-        let bytes = text.slice(at..end);
-        at = end;
-        Ok(bytes)
-    };
-    // The separators between the pieces, as the text must hold them.
-    let expect = |take: &mut dyn FnMut(u32) -> Result<Bytes, String>, separator: &[u8]| match separator.is_empty()
-        || take(separator.len() as u32)? == separator
-    {
-        true => Ok(()),
-        false => Err("a separator is not where the charts put it".to_string()),
-    };
+    let mut text = Cursor { texts: pieces.iter().map(|p| &p.text), text: Bytes::new(), at: 0 };
     for (i, cached) in file.charts.into_iter().enumerate() {
-        expect(&mut take, format.before_chart(i == 0))?;
-        let key = take(cached.key_len)?;
-        let name: Arc<str> = Arc::from(cached.name.as_str());
-        let mut versions = Vec::with_capacity(cached.versions.len());
+        let start = text.start_chart(format.before_chart(i == 0))?;
+        text.take(cached.key_len)?;
+        let mut rows = Vec::with_capacity(cached.versions.len());
+        let mut odd = Vec::new();
         for (j, v) in cached.versions.into_iter().enumerate() {
             if j > 0 {
-                expect(&mut take, format.between_versions())?;
+                text.expect(format.between_versions())?;
             }
-            let text = take(v.text_len)?;
-            let semver = version::parse(&v.version, strict_semver).ok_or("a version does not parse")?;
-            let stamp = v.file.stamp();
-            let odd_file = (!v.file.name.is_empty()).then_some(v.file.name);
-            if let Some(file) = &odd_file {
-                odd_files.insert(file.clone(), (cached.name.clone(), v.version.clone()));
+            let at = text.at - start;
+            let entry = text.take(v.text_len)?;
+            let row = Row::checked(at, entry.len(), (v.version_at, v.version_len), v.digest_at, v.file.stamp())
+                .ok_or("a version's offsets fall outside its entry")?;
+            let version = &entry[v.version_at as usize..][..v.version_len as usize];
+            let digest = &entry[v.digest_at as usize..][..64];
+            if !version.iter().all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                || !digest.iter().all(u8::is_ascii_hexdigit)
+            {
+                return Err("a version's offsets do not point at its version and digest".into());
             }
-            versions.push(Arc::new(IndexedVersion::restore(
-                name.clone(),
-                v.version,
-                semver,
-                odd_file,
-                stamp,
-                v.digest,
-                text,
-            )));
+            if !v.file.name.is_empty() {
+                let version = String::from_utf8_lossy(version).into_owned();
+                odd_files.insert(v.file.name.clone(), (cached.name.clone(), version));
+                odd.push((j as u32, v.file.name.into_boxed_str()));
+            }
+            rows.push(row);
         }
-        expect(&mut take, format.after_chart())?;
-        charts.insert(cached.name, Arc::new(Chart::keyed(key, versions)));
+        text.expect(format.after_chart())?;
+        let chart = Chart::restore(&cached.name, text.since(start), cached.key_len as usize, rows, odd);
+        charts.insert(cached.name, Arc::new(chart));
     }
-    if at != text.len() || texts.peek().is_some() {
+    if text.at != text.text.len() || text.texts.next().is_some() {
         return Err("the segments hold text no chart accounts for".into());
     }
     let broken: HashMap<String, FileStamp> = file.broken.into_iter().map(|f| (f.name.clone(), f.stamp())).collect();
     let list =
         file.segments.into_iter().zip(pieces).map(|(s, piece)| Arc::new(Segment { first: s.first, piece })).collect();
     Ok(RepoState::restore(charts, odd_files, broken, Segments::restore(list, format)))
+}
+
+/// Reads the segments' text in order, as the charts account for it.
+struct Cursor<'a, I: Iterator<Item = &'a Bytes>> {
+    texts: I,
+    /// The segment being read, and how far.
+    text: Bytes,
+    at: usize,
+}
+
+impl<'a, I: Iterator<Item = &'a Bytes>> Cursor<'a, I> {
+    /// Takes what comes before a chart (`before`) and returns where the chart starts: a
+    /// chart is never cut between segments, so one that starts where a segment ends
+    /// starts the next.
+    fn start_chart(&mut self, before: &[u8]) -> Result<usize, String> {
+        if self.at == self.text.len() {
+            self.text = self.texts.next().cloned().ok_or("charts run past the last segment")?;
+            self.at = 0;
+        }
+        self.expect(before)?;
+        Ok(self.at)
+    }
+
+    /// The next `len` bytes of the current segment.
+    fn take(&mut self, len: u32) -> Result<&[u8], String> {
+        let end = self.at + len as usize;
+        if end > self.text.len() {
+            return Err("a length runs past its segment".into());
+        }
+        let start = std::mem::replace(&mut self.at, end);
+        Ok(&self.text[start..end])
+    }
+
+    /// Takes the separator `expected`, which must be there.
+    fn expect(&mut self, expected: &[u8]) -> Result<(), String> {
+        match expected.is_empty() || self.text.get(self.at..self.at + expected.len()) == Some(expected) {
+            true => Ok(self.at += expected.len()),
+            false => Err("a separator is not where the charts put it".into()),
+        }
+    }
+
+    /// The text read since `start` in the current segment.
+    fn since(&self, start: usize) -> Bytes {
+        self.text.slice(start..self.at)
+    }
 }
 
 /// The payload of a cache file, if its last four bytes are the CRC-32 of the rest (a file
@@ -461,6 +495,12 @@ mod tests {
         assert_eq!(restored(&older, &settings).unwrap_err(), "written by another version");
         let other_server = altered(&bytes, |file| file.server = "0.0.1".into());
         assert_eq!(restored(&other_server, &settings).unwrap_err(), "written by another version");
+        // An older layout is named as such, not as unreadable.
+        let mut older_layout = postcard::to_stdvec(&(FORMAT - 1, env!("CARGO_PKG_VERSION"))).unwrap();
+        older_layout.extend_from_slice(&[0xff; 16]);
+        let crc = crc32fast::hash(&older_layout);
+        older_layout.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(restored(&older_layout, &settings).unwrap_err(), "written by another version");
         // Consistent CRC-32s, but a segment that does not inflate to its text.
         let broken_link = altered(&bytes, |file| {
             let deflate = &mut file.segments[RUN + 3].deflate;

@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::charts::{by_usual_file, Chart, Charts};
-use super::entry::{FileStamp, IndexedVersion};
+use super::charts::{by_usual_file, Chart, Charts, HeldVersion, VersionRef};
+use super::entry::{FileStamp, IndexedVersion, Part};
 use super::render::Format;
 use super::segments::Segments;
 use super::settings::IndexSettings;
@@ -75,11 +75,11 @@ impl RepoState {
     }
 
     pub fn version_count(&self) -> usize {
-        self.charts.values().map(|c| c.versions.len()).sum()
+        self.charts.values().map(|c| c.len()).sum()
     }
 
     /// The version read from `file_name`, if it is indexed.
-    pub fn by_file(&self, file_name: &str) -> Option<&Arc<IndexedVersion>> {
+    pub fn by_file(&self, file_name: &str) -> Option<VersionRef<'_>> {
         by_usual_file(&self.charts, file_name).or_else(|| {
             let (name, version) = self.odd_files.get(file_name)?;
             self.find(name, version)
@@ -88,10 +88,10 @@ impl RepoState {
 
     /// The stamp of the indexed version read from `file_name`, if any.
     pub fn stamp_of(&self, file_name: &str) -> Option<FileStamp> {
-        Some(self.by_file(file_name)?.stamp)
+        Some(self.by_file(file_name)?.stamp())
     }
 
-    pub fn find(&self, name: &str, version: &str) -> Option<&Arc<IndexedVersion>> {
+    pub fn find(&self, name: &str, version: &str) -> Option<VersionRef<'_>> {
         self.charts.get(name)?.get(version)
     }
 
@@ -119,42 +119,51 @@ impl RepoState {
     }
 
     /// Adds a version, replacing the one with the same name and version text; returns the
-    /// replaced one. It shares its name with the chart's other versions.
-    pub fn insert(&mut self, mut version: IndexedVersion) -> Option<Arc<IndexedVersion>> {
-        let existing = self.charts.get(&*version.name);
-        if let Some(other) = existing.and_then(|c| c.versions.first()) {
-            version.name = other.name.clone();
-        }
-        let name = version.name.to_string();
-        let key = existing.map(|c| c.key.clone());
-        let mut versions = existing.map(|c| c.versions.clone()).unwrap_or_default();
-        let replaced = versions.iter().position(|v| v.version == version.version).map(|i| versions.remove(i));
-        if let Some(file) = replaced.as_ref().and_then(|old| old.odd_file()) {
+    /// replaced one.
+    pub fn insert(&mut self, version: IndexedVersion) -> Option<HeldVersion> {
+        self.insert_part(&version.name, &version.version, &version.semver, version.part())
+    }
+
+    /// Puts back a version taken out (an upload undone).
+    pub fn put_back(&mut self, held: &HeldVersion) -> Option<HeldVersion> {
+        let version = held.get();
+        self.insert_part(version.name(), version.version(), &version.semver(), version.part())
+    }
+
+    fn insert_part(&mut self, name: &str, version: &str, semver: &semver::Version, part: Part) -> Option<HeldVersion> {
+        let existing = self.charts.get(name).cloned();
+        let replaced = existing.as_ref().and_then(|chart| chart.position(version));
+        let others: Vec<VersionRef> = match &existing {
+            Some(chart) => chart.versions().filter(|v| Some(v.index()) != replaced).collect(),
+            None => Vec::new(),
+        };
+        if let Some(file) = existing.as_ref().zip(replaced).and_then(|(chart, at)| chart.version(at).odd_file()) {
             self.odd_files.remove(file);
         }
-        if let Some(file) = version.odd_file() {
-            self.odd_files.insert(file.to_string(), (name.clone(), version.version.clone()));
+        if let Some(file) = part.odd_file {
+            self.odd_files.insert(file.to_string(), (name.to_string(), version.to_string()));
         }
-        let at = versions.partition_point(|v| newest_first(&v.semver, &version.semver).is_lt());
-        versions.insert(at, Arc::new(version));
-        let chart = match key {
-            Some(key) => Chart::keyed(key, versions),
-            None => Chart::new(&name, versions, self.segments.format()),
-        };
-        self.charts.insert(name.clone(), Arc::new(chart));
-        self.segments.mark(&name);
+        // Newest first: after every version newer than it (a binary search, each step
+        // parsing one version).
+        let at = others.partition_point(|v| newest_first(&v.semver(), semver).is_lt());
+        let parts =
+            others[..at].iter().map(VersionRef::part).chain([part]).chain(others[at..].iter().map(VersionRef::part));
+        let chart = Chart::new(name, parts, self.segments.format());
+        drop(others);
+        self.charts.insert(name.to_string(), Arc::new(chart));
+        self.segments.mark(name);
         self.unpublished = true;
-        replaced
+        existing.zip(replaced).map(|(chart, at)| HeldVersion::new(chart, at))
     }
 
     /// Fills an empty state with many charts at once (a first scan): each chart is built
     /// once, not once per version. `charts` come in name order, each with its versions
     /// newest first, no version twice.
-    pub fn fill(&mut self, charts: Vec<(String, Vec<Arc<IndexedVersion>>)>) {
+    pub fn fill(&mut self, charts: Vec<(String, Vec<IndexedVersion>)>) {
         assert!(self.charts.is_empty() && self.odd_files.is_empty(), "fill is for an empty state");
         for version in charts.iter().flat_map(|(_, versions)| versions) {
             if let Some(file) = version.odd_file() {
-                self.odd_files.insert(file.to_string(), (version.name.to_string(), version.version.clone()));
+                self.odd_files.insert(file.to_string(), (version.name.clone(), version.version.clone()));
             }
         }
         let format = self.segments.format();
@@ -162,7 +171,7 @@ impl RepoState {
             .into_iter()
             .filter(|(_, versions)| !versions.is_empty())
             .map(|(name, versions)| {
-                let chart = Arc::new(Chart::new(&name, versions, format));
+                let chart = Arc::new(Chart::new(&name, versions.iter().map(IndexedVersion::part), format));
                 (name, chart)
             })
             .collect();
@@ -171,41 +180,38 @@ impl RepoState {
     }
 
     /// Removes one version; a chart with no versions left leaves the index.
-    pub fn remove(&mut self, name: &str, version: &str) -> Option<Arc<IndexedVersion>> {
-        let chart = self.charts.get(name)?;
-        let at = chart.versions.iter().position(|v| v.version == version)?;
-        let mut versions = chart.versions.clone();
-        let removed = versions.remove(at);
-        if let Some(file) = removed.odd_file() {
+    pub fn remove(&mut self, name: &str, version: &str) -> Option<HeldVersion> {
+        let chart = self.charts.get(name)?.clone();
+        let at = chart.position(version)?;
+        if let Some(file) = chart.version(at).odd_file() {
             self.odd_files.remove(file);
         }
-        if versions.is_empty() {
+        if chart.len() == 1 {
             self.charts.remove(name);
         } else {
-            let key = chart.key.clone();
-            self.charts.insert(name.to_string(), Arc::new(Chart::keyed(key, versions)));
+            let kept = chart.versions().filter(|v| v.index() != at).map(|v| v.part());
+            let smaller = Chart::new(name, kept, self.segments.format());
+            self.charts.insert(name.to_string(), Arc::new(smaller));
         }
         self.segments.mark(name);
         self.unpublished = true;
-        Some(removed)
+        Some(HeldVersion::new(chart, at))
     }
 
     /// Removes whatever version was read from `file_name`.
-    pub fn remove_file(&mut self, file_name: &str) -> Option<Arc<IndexedVersion>> {
+    pub fn remove_file(&mut self, file_name: &str) -> Option<HeldVersion> {
         let found = self.by_file(file_name)?;
-        let (name, version) = (found.name.clone(), found.version.clone());
+        let (name, version) = (found.name().to_string(), found.version().to_string());
         self.remove(&name, &version)
     }
 
     /// Gives a version the stamp its file got when it was written: an upload indexes the
     /// version while its file is still being written.
     pub fn restamp(&mut self, name: &str, version: &str, stamp: FileStamp) {
-        if let Some(chart) = self.charts.get(name) {
-            let mut chart = Chart::clone(chart);
-            for indexed in chart.versions.iter_mut().filter(|v| v.version == version) {
-                Arc::make_mut(indexed).stamp = stamp;
+        if let Some(chart) = self.charts.get_mut(name) {
+            if let Some(at) = chart.position(version) {
+                Arc::make_mut(chart).restamp(at, stamp);
             }
-            self.charts.insert(name.to_string(), Arc::new(chart));
         }
     }
 

@@ -183,8 +183,8 @@ pub fn save(
             Err(error) => {
                 // Undo: the index goes back to what storage holds.
                 state.remove(&name, &version_text);
-                if let Some(replaced) = replaced {
-                    state.insert(replaced.as_ref().clone());
+                if let Some(replaced) = &replaced {
+                    state.put_back(replaced);
                 }
                 if let Some(file) = provenance_file.filter(|_| provenance_was_new) {
                     let _ = storage.delete(repo, &file);
@@ -198,8 +198,8 @@ pub fn save(
         if let Some(replaced) = replaced {
             // Replacing a version that was stored under another file name (put there by
             // hand): that file would otherwise come back at the next rescan.
-            if !replaced.is_stored_as(&file) {
-                let replaced_file = replaced.file_name().into_owned();
+            if !replaced.get().is_stored_as(&file) {
+                let replaced_file = replaced.get().file_name().into_owned();
                 storage.delete(repo, &replaced_file)?;
                 touched.push(replaced_file);
             }
@@ -236,17 +236,15 @@ fn evict_beyond(
 ) -> io::Result<()> {
     loop {
         let Some(chart) = state.charts().get(name) else { return Ok(()) };
-        if chart.versions.len() <= limit {
+        if chart.len() <= limit {
             return Ok(());
         }
-        let Some(oldest) =
-            chart.versions.iter().filter(|v| v.version != saved).min_by_key(|v| v.stamp.modified).cloned()
-        else {
+        let Some(oldest) = chart.versions().filter(|v| v.version() != saved).min_by_key(|v| v.stamp().modified) else {
             return Ok(());
         };
-        let file = oldest.file_name().into_owned();
+        let (file, oldest) = (oldest.file_name().into_owned(), oldest.version().to_string());
         storage.delete(repo, &file)?;
-        state.remove(name, &oldest.version);
+        state.remove(name, &oldest);
         let _ = storage.delete(repo, &format!("{file}.prov"));
         tracing::info!(repo, %file, limit, "deleted the oldest version beyond PER_CHART_LIMIT");
         evicted.push(file);
@@ -262,15 +260,15 @@ pub fn delete(repository: &Repository, storage: &dyn Storage, name: &str, wanted
         let chart = state.charts().get(name).cloned().ok_or_else(not_found)?;
         // The exact text first; `v1.0` also finds `1.0.0` when the parse is unambiguous.
         let indexed = match chart.get(wanted) {
-            Some(found) => found.clone(),
+            Some(found) => found,
             None => {
                 let parsed = version::parse(wanted, false).ok_or_else(not_found)?;
-                chart.versions.iter().find(|v| v.semver == parsed).cloned().ok_or_else(not_found)?
+                chart.versions().find(|v| v.semver() == parsed).ok_or_else(not_found)?
             }
         };
-        let file = indexed.file_name().into_owned();
+        let (file, indexed) = (indexed.file_name().into_owned(), indexed.version().to_string());
         storage.delete(repo, &file)?;
-        state.remove(name, &indexed.version);
+        state.remove(name, &indexed);
         // The package is gone and unlisted; a provenance file left behind is only litter.
         let provenance = format!("{file}.prov");
         if let Err(error) = storage.delete(repo, &provenance) {
