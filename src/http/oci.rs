@@ -84,7 +84,7 @@ pub fn tags(app: &App, repo: &str, chart: &str, query: Option<&str>, head: bool)
     if query.is_none_or(str::is_empty) {
         // Every tag (what `helm show oci://…` without a version asks): made once per chart.
         if let Some(found) = app.catalog.snapshot(repo).charts.get(chart) {
-            let body = found.oci_tags.get_or_init(|| tags_body(&name(repo, chart), &sorted_tags(found)));
+            let body = found.oci().tags.get_or_init(|| tags_body(&name(repo, chart), &sorted_tags(found)));
             return finish(response::bytes(StatusCode::OK, response::JSON, body.clone()), head);
         }
     }

@@ -5,7 +5,7 @@
 //! separators its [`Format`] puts between them. The chart keeps that text as one `Bytes`
 //! and each version as a fixed-size [`Row`]: where its entry sits in the text, where the
 //! entry spells its version and its digest, and the stamp of its file. Nothing else is
-//! kept per version: at a million versions a row costs 48 bytes where an `Arc` of a
+//! kept per version: at a million versions a row costs 40 bytes where an `Arc` of a
 //! struct of strings per version cost ~280, which decided whether the index fits 800 MB.
 //!
 //! The segment that holds the chart writes the text once ([`Chart::write_text`]) and the
@@ -33,24 +33,32 @@ pub struct Chart {
     /// separators, and what closes the chart (in JSON `]`).
     text: Bytes,
     key_len: u32,
+    /// The language of the text, which says what separates and closes the entries.
+    json: bool,
     rows: Box<[Row]>,
     /// The versions whose file is not `<name>-<version>.tgz` (a file put there by hand):
     /// (row, file). Empty, and then no allocation, for nearly every chart.
     odd_files: Box<[(u32, Box<str>)]>,
-    /// The OCI `tags/list` answer (every tag, in lexical order), made on its first request
-    /// and kept with the chart: a change to the versions makes a new chart.
-    pub oci_tags: OnceLock<Bytes>,
-    /// Each version as an OCI artifact, made on its first OCI request; carried into the
-    /// chart a change makes, for the versions it keeps.
-    oci: OnceLock<Box<[OnceLock<Arc<Artifact>>]>>,
+    /// What the OCI API made of it, on its first OCI request (one pointer until then).
+    oci: OnceLock<Box<OciCache>>,
+}
+
+/// A chart as OCI sees it, made on demand: a change to the versions makes a new chart,
+/// which carries over the artifacts of the versions it keeps.
+#[derive(Debug, Clone, Default)]
+pub struct OciCache {
+    /// The `tags/list` answer (every tag, in lexical order).
+    pub tags: OnceLock<Bytes>,
+    /// Each version as an OCI artifact.
+    artifacts: Box<[OnceLock<Arc<Artifact>>]>,
 }
 
 /// One version: offsets into the chart's text, and the stamp of its file.
 #[derive(Debug, Clone, Copy)]
 pub struct Row {
-    /// The entry: `text[at..at + len]`.
+    /// Where the entry starts; it ends where the next one's separator starts, or where
+    /// what closes the chart does.
     at: u32,
-    len: u32,
     /// The version and the digest's hex, inside the entry.
     version_at: u32,
     version_len: u32,
@@ -95,24 +103,32 @@ impl Chart {
             }
         }
         text.extend_from_slice(format.after_chart());
-        let chart = Chart::restore(name, Bytes::from(text), key.len(), rows, odd_files);
+        let chart = Chart::restore(name, Bytes::from(text), key.len(), format, rows, odd_files);
         if !oci.is_empty() {
             oci.resize_with(chart.rows.len(), OnceLock::new);
-            let _ = chart.oci.set(oci.into_boxed_slice());
+            let cache = OciCache { tags: OnceLock::new(), artifacts: oci.into_boxed_slice() };
+            let _ = chart.oci.set(Box::new(cache));
         }
         chart
     }
 
     /// A chart whose text, rows and odd files are already made (read back from the
     /// start-up cache, which checked them).
-    pub fn restore(name: &str, text: Bytes, key_len: usize, rows: Vec<Row>, odd_files: Vec<(u32, Box<str>)>) -> Chart {
+    pub fn restore(
+        name: &str,
+        text: Bytes,
+        key_len: usize,
+        format: Format,
+        rows: Vec<Row>,
+        odd_files: Vec<(u32, Box<str>)>,
+    ) -> Chart {
         Chart {
             name: Box::from(name),
             text,
             key_len: key_len as u32,
+            json: format == Format::Json,
             rows: rows.into_boxed_slice(),
             odd_files: odd_files.into_boxed_slice(),
-            oci_tags: OnceLock::new(),
             oci: OnceLock::new(),
         }
     }
@@ -133,6 +149,31 @@ impl Chart {
     /// Bytes of its key line.
     pub fn key_len(&self) -> usize {
         self.key_len as usize
+    }
+
+    fn format(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            Format::Yaml
+        }
+    }
+
+    /// Where the entry of the version at `at` ends in the text.
+    fn entry_end(&self, at: usize) -> usize {
+        let format = self.format();
+        match self.rows.get(at + 1) {
+            Some(next) => next.at as usize - format.between_versions().len(),
+            None => self.text.len() - format.after_chart().len(),
+        }
+    }
+
+    /// What the OCI API made of it so far.
+    pub fn oci(&self) -> &OciCache {
+        self.oci.get_or_init(|| {
+            let artifacts = (0..self.rows.len()).map(|_| OnceLock::new()).collect();
+            Box::new(OciCache { tags: OnceLock::new(), artifacts })
+        })
     }
 
     /// The version at `at` (0 is the newest).
@@ -211,7 +252,6 @@ impl Row {
         let fits = |n: usize| u32::try_from(n).expect("a chart's text is under 4 GiB");
         let mut row = Row {
             at: fits(at),
-            len: fits(version.text.len()),
             version_at: version.version_at,
             version_len: version.version_len,
             digest_at: version.digest_at,
@@ -223,7 +263,8 @@ impl Row {
         row
     }
 
-    /// A row read back from the start-up cache, if its offsets fall inside the entry.
+    /// A row read back from the start-up cache, if its offsets fall inside the entry,
+    /// which is `len` long.
     pub fn checked(at: usize, len: usize, version: (u32, u32), digest_at: u32, stamp: FileStamp) -> Option<Row> {
         let inside = |start: u32, n: usize| (start as usize).checked_add(n).is_some_and(|end| end <= len);
         if !inside(version.0, version.1 as usize) || version.1 == 0 || !inside(digest_at, DIGEST_HEX) {
@@ -231,7 +272,6 @@ impl Row {
         }
         let mut row = Row {
             at: u32::try_from(at).ok()?,
-            len: u32::try_from(len).ok()?,
             version_at: version.0,
             version_len: version.1,
             digest_at,
@@ -286,8 +326,7 @@ impl<'a> VersionRef<'a> {
 
     /// Its entry as an item of the index's `entries.<name>` list.
     pub fn text(&self) -> &'a [u8] {
-        let row = self.row();
-        &self.chart.text[row.at as usize..(row.at + row.len) as usize]
+        &self.chart.text[self.row().at as usize..self.chart.entry_end(self.at)]
     }
 
     pub fn stamp(&self) -> FileStamp {
@@ -334,8 +373,7 @@ impl<'a> VersionRef<'a> {
 
     /// Where its OCI artifact is kept once made.
     pub fn oci(&self) -> &'a OnceLock<Arc<Artifact>> {
-        let all = self.chart.oci.get_or_init(|| (0..self.chart.rows.len()).map(|_| OnceLock::new()).collect());
-        &all[self.at]
+        &self.chart.oci().artifacts[self.at]
     }
 
     /// What building a chart with this version again needs.
@@ -348,7 +386,7 @@ impl<'a> VersionRef<'a> {
             digest_at: row.digest_at,
             stamp: self.stamp(),
             odd_file: self.odd_file(),
-            oci: self.chart.oci.get().and_then(|all| all[self.at].get().cloned()),
+            oci: self.chart.oci.get().and_then(|cache| cache.artifacts[self.at].get().cloned()),
         }
     }
 }
@@ -381,4 +419,18 @@ pub fn by_usual_file<'a>(charts: &'a Charts, file: &str) -> Option<VersionRef<'a
         let version = charts.get(&stem[..at])?.get(&stem[at + 1..])?;
         version.is_stored_as(file).then_some(version)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A million versions cost a million rows and ~100,000 charts: a field added to either
+    /// shows here before it shows in a pod's memory (a chart sits in a 128-byte block with
+    /// its `Arc` counts).
+    #[test]
+    fn rows_and_charts_stay_small() {
+        assert_eq!(std::mem::size_of::<Row>(), 40);
+        assert!(std::mem::size_of::<Chart>() + 16 <= 128, "{} bytes", std::mem::size_of::<Chart>());
+    }
 }

@@ -278,7 +278,7 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
             rows.push(row);
         }
         text.expect(format.after_chart())?;
-        let chart = Chart::restore(&cached.name, text.since(start), cached.key_len as usize, rows, odd);
+        let chart = Chart::restore(&cached.name, text.since(start), cached.key_len as usize, format, rows, odd);
         charts.insert(cached.name, Arc::new(chart));
     }
     if text.at != text.text.len() || text.texts.next().is_some() {
