@@ -5,7 +5,7 @@
 //! separators its [`Format`] puts between them. The chart keeps that text as one `Bytes`
 //! and each version as a fixed-size [`Row`]: where its entry sits in the text, where the
 //! entry spells its version and its digest, and the stamp of its file. Nothing else is
-//! kept per version: at a million versions a row costs 40 bytes where an `Arc` of a
+//! kept per version: at a million versions a row costs 32 bytes where an `Arc` of a
 //! struct of strings per version cost ~280, which decided whether the index fits 800 MB.
 //!
 //! The segment that holds the chart writes the text once ([`Chart::write_text`]) and the
@@ -36,11 +36,21 @@ pub struct Chart {
     /// The language of the text, which says what separates and closes the entries.
     json: bool,
     rows: Box<[Row]>,
-    /// The versions whose file is not `<name>-<version>.tgz` (a file put there by hand):
-    /// (row, file). Empty, and then no allocation, for nearly every chart.
-    odd_files: Box<[(u32, Box<str>)]>,
+    /// What few charts need: `None`, one pointer, for nearly every chart.
+    extras: Option<Box<Extras>>,
     /// What the OCI API made of it, on its first OCI request (one pointer until then).
     oci: OnceLock<Box<OciCache>>,
+}
+
+/// What a chart keeps for some versions only.
+#[derive(Debug, Clone, Default)]
+struct Extras {
+    /// The versions whose file is not `<name>-<version>.tgz` (a file put there by hand):
+    /// (row, file).
+    odd_files: Box<[(u32, Box<str>)]>,
+    /// Each version's storage tag ([`FileStamp::tag`]), when any is not 0: a bucket's
+    /// versions have one, a folder's none.
+    tags: Box<[u64]>,
 }
 
 /// A chart as OCI sees it, made on demand: a change to the versions makes a new chart,
@@ -66,7 +76,6 @@ pub struct Row {
     size: u64,
     /// Nanoseconds since the Unix epoch (negative before it).
     modified: i64,
-    tag: u64,
 }
 
 /// Length of a SHA-256 digest in hex.
@@ -88,6 +97,7 @@ impl Chart {
         let mut text = Vec::with_capacity(size);
         text.extend_from_slice(key.as_bytes());
         let (mut rows, mut odd_files, mut oci) = (Vec::with_capacity(versions.len()), Vec::new(), Vec::new());
+        let tags: Vec<u64> = versions.iter().map(|v| v.stamp.tag).collect();
         for (i, version) in versions.into_iter().enumerate() {
             if i > 0 {
                 text.extend_from_slice(between);
@@ -103,7 +113,7 @@ impl Chart {
             }
         }
         text.extend_from_slice(format.after_chart());
-        let chart = Chart::restore(name, Bytes::from(text), key.len(), format, rows, odd_files);
+        let chart = Chart::restore(name, Bytes::from(text), key.len(), format, rows, odd_files, tags);
         if !oci.is_empty() {
             oci.resize_with(chart.rows.len(), OnceLock::new);
             let cache = OciCache { tags: OnceLock::new(), artifacts: oci.into_boxed_slice() };
@@ -112,8 +122,8 @@ impl Chart {
         chart
     }
 
-    /// A chart whose text, rows and odd files are already made (read back from the
-    /// start-up cache, which checked them).
+    /// A chart whose text, rows, odd files and tags (one per row, or none) are already
+    /// made (read back from the start-up cache, which checked them).
     pub fn restore(
         name: &str,
         text: Bytes,
@@ -121,14 +131,21 @@ impl Chart {
         format: Format,
         rows: Vec<Row>,
         odd_files: Vec<(u32, Box<str>)>,
+        mut tags: Vec<u64>,
     ) -> Chart {
+        assert!(tags.is_empty() || tags.len() == rows.len(), "a tag per version, or none");
+        if tags.iter().all(|&tag| tag == 0) {
+            tags.clear();
+        }
+        let extras = (!odd_files.is_empty() || !tags.is_empty())
+            .then(|| Box::new(Extras { odd_files: odd_files.into_boxed_slice(), tags: tags.into_boxed_slice() }));
         Chart {
             name: Box::from(name),
             text,
             key_len: key_len as u32,
             json: format == Format::Json,
             rows: rows.into_boxed_slice(),
-            odd_files: odd_files.into_boxed_slice(),
+            extras,
             oci: OnceLock::new(),
         }
     }
@@ -204,6 +221,14 @@ impl Chart {
     /// Gives the version at `at` another stamp.
     pub fn restamp(&mut self, at: usize, stamp: FileStamp) {
         self.rows[at].set_stamp(stamp);
+        let has_tags = self.extras.as_ref().is_some_and(|extras| !extras.tags.is_empty());
+        if stamp.tag != 0 || has_tags {
+            let extras = self.extras.get_or_insert_with(Box::default);
+            if extras.tags.is_empty() {
+                extras.tags = vec![0; self.rows.len()].into_boxed_slice();
+            }
+            extras.tags[at] = stamp.tag;
+        }
     }
 
     /// Bytes of this chart's part of the index.
@@ -257,7 +282,6 @@ impl Row {
             digest_at: version.digest_at,
             size: 0,
             modified: 0,
-            tag: 0,
         };
         row.set_stamp(version.stamp);
         row
@@ -277,16 +301,15 @@ impl Row {
             digest_at,
             size: 0,
             modified: 0,
-            tag: 0,
         };
         row.set_stamp(stamp);
         Some(row)
     }
 
+    /// Keeps the stamp's size and time (its tag the chart keeps, see [`Extras`]).
     fn set_stamp(&mut self, stamp: FileStamp) {
         self.size = stamp.size;
         self.modified = entry::nanos_since_epoch(stamp.modified);
-        self.tag = stamp.tag;
     }
 }
 
@@ -331,7 +354,8 @@ impl<'a> VersionRef<'a> {
 
     pub fn stamp(&self) -> FileStamp {
         let row = self.row();
-        FileStamp { size: row.size, modified: entry::time_from_nanos(row.modified), tag: row.tag }
+        let tag = self.chart.extras.as_ref().and_then(|extras| extras.tags.get(self.at)).copied().unwrap_or(0);
+        FileStamp { size: row.size, modified: entry::time_from_nanos(row.modified), tag }
     }
 
     /// SHA-256 of the package, in hex, as its entry spells it.
@@ -342,7 +366,8 @@ impl<'a> VersionRef<'a> {
 
     /// Its file, when that is not named `<name>-<version>.tgz`.
     pub fn odd_file(&self) -> Option<&'a str> {
-        self.chart.odd_files.iter().find(|(at, _)| *at as usize == self.at).map(|(_, file)| &**file)
+        let odd_files = self.chart.extras.as_ref().map_or(&[][..], |extras| &extras.odd_files[..]);
+        odd_files.iter().find(|(at, _)| *at as usize == self.at).map(|(_, file)| &**file)
     }
 
     /// The storage file it was read from.
@@ -426,11 +451,11 @@ mod tests {
     use super::*;
 
     /// A million versions cost a million rows and ~100,000 charts: a field added to either
-    /// shows here before it shows in a pod's memory (a chart sits in a 128-byte block with
-    /// its `Arc` counts).
+    /// shows here before it shows in a pod's memory (ten rows fill a 320-byte block; a
+    /// chart sits in a 128-byte block with its `Arc` counts).
     #[test]
     fn rows_and_charts_stay_small() {
-        assert_eq!(std::mem::size_of::<Row>(), 40);
+        assert_eq!(std::mem::size_of::<Row>(), 32);
         assert!(std::mem::size_of::<Chart>() + 16 <= 128, "{} bytes", std::mem::size_of::<Chart>());
     }
 }

@@ -254,7 +254,7 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
         let start = text.start_chart(format.before_chart(i == 0))?;
         text.take(cached.key_len)?;
         let mut rows = Vec::with_capacity(cached.versions.len());
-        let mut odd = Vec::new();
+        let (mut odd, mut tags) = (Vec::new(), Vec::with_capacity(cached.versions.len()));
         for (j, v) in cached.versions.into_iter().enumerate() {
             if j > 0 {
                 text.expect(format.between_versions())?;
@@ -276,9 +276,10 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
                 odd.push((j as u32, v.file.name.into_boxed_str()));
             }
             rows.push(row);
+            tags.push(v.file.tag);
         }
         text.expect(format.after_chart())?;
-        let chart = Chart::restore(&cached.name, text.since(start), cached.key_len as usize, format, rows, odd);
+        let chart = Chart::restore(&cached.name, text.since(start), cached.key_len as usize, format, rows, odd, tags);
         charts.insert(cached.name, Arc::new(chart));
     }
     if text.at != text.text.len() || text.texts.next().is_some() {
@@ -465,6 +466,9 @@ mod tests {
     fn segments_inflate_back_in_runs_to_the_same_index_in_both_languages() {
         for format in [Format::Yaml, Format::Json] {
             let mut state = state_in(format, 300, 3);
+            // A bucket's tag on one version; the stamps come back exactly.
+            let tagged = FileStamp { size: 7, modified: UNIX_EPOCH + Duration::new(9, 123_456_789), tag: 0xfeed };
+            state.restamp("chart-0100", "1.1.0", tagged);
             let before = check(&mut state);
             let segments = state.segments().blocks().len();
             assert!(segments > 2 * RUN, "{segments} segments: the test needs several runs");
@@ -474,6 +478,9 @@ mod tests {
             assert!(bytes.len() < text_len / 2, "{} bytes of cache for {text_len} of text", bytes.len());
             let mut again = restored(&bytes, &settings).unwrap();
             assert_eq!(again.version_count(), state.version_count());
+            assert_eq!(again.stamp_of("chart-0100-1.1.0.tgz"), Some(tagged));
+            assert_eq!(again.stamp_of("chart-0100-1.0.0.tgz"), state.stamp_of("chart-0100-1.0.0.tgz"));
+            assert_eq!(again.stamp_of("chart-0100-1.0.0.tgz").map(|s| s.tag), Some(0));
             let after = check(&mut again);
             assert_eq!(after.index.to_vec(), before.index.to_vec());
             assert_eq!(after.index_gzip.to_vec(), before.index_gzip.to_vec(), "the same deflate links");
