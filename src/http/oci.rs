@@ -56,9 +56,9 @@ pub fn is_lower_hex(text: &str, len: usize) -> bool {
     text.len() == len && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The versions of `chart` in `repo` (none for a chart not there, as after its last
-/// version was deleted), or the spec's `NAME_UNKNOWN` when the repository is unknown.
-fn versions(app: &App, repo: &str, chart: &str) -> Result<Option<Arc<Chart>>, Reply> {
+/// `chart` in `repo` (none for a chart not there, as after its last version was deleted),
+/// or the spec's `NAME_UNKNOWN` when the repository is unknown.
+fn find_chart(app: &App, repo: &str, chart: &str) -> Result<Option<Arc<Chart>>, Reply> {
     if !app.catalog.knows(repo) {
         return Err(error(
             StatusCode::NOT_FOUND,
@@ -88,7 +88,7 @@ pub fn tags(app: &App, repo: &str, chart: &str, query: Option<&str>, head: bool)
             return finish(response::bytes(StatusCode::OK, response::JSON, body.clone()), head);
         }
     }
-    let found = match versions(app, repo, chart) {
+    let found = match find_chart(app, repo, chart) {
         Ok(found) => found,
         Err(reply) => return reply,
     };
@@ -130,7 +130,7 @@ pub fn tags(app: &App, repo: &str, chart: &str, query: Option<&str>, head: bool)
     finish(reply, head)
 }
 
-/// The tags of `versions`, in lexical order (the spec's rule, not the index's newest-first).
+/// The tags of `chart`'s versions, in lexical order (the spec's rule, not the index's newest-first).
 fn sorted_tags(chart: &Chart) -> Vec<String> {
     let mut tags: Vec<String> = chart.versions().map(|v| oci::tag_of(v.version())).collect();
     tags.sort();
@@ -192,7 +192,7 @@ async fn artifacts(
 
 /// The version a tag or manifest digest names, with its artifact.
 async fn find_served(app: &Arc<App>, repo: &str, chart: &str, reference: &str) -> Option<(HeldVersion, Arc<Artifact>)> {
-    let found = versions(app, repo, chart).ok()?;
+    let found = find_chart(app, repo, chart).ok()?;
     let by_digest = reference.starts_with("sha256:");
     let tagged = |v: VersionRef| by_digest || oci::tag_of(v.version()) == reference;
     artifacts(app, repo, found, tagged).await.into_iter().find(|(_, a)| !by_digest || a.manifest_digest == reference)
@@ -205,7 +205,7 @@ pub async fn find_version(app: &Arc<App>, repo: &str, chart: &str, reference: &s
 
 /// `GET|HEAD /v2/<name>/manifests/<tag or digest>`.
 pub async fn manifest(app: &Arc<App>, repo: String, chart: String, reference: String, head: bool) -> Reply {
-    if let Err(reply) = versions(app, &repo, &chart) {
+    if let Err(reply) = find_chart(app, &repo, &chart) {
         return reply;
     }
     let Some((_, artifact)) = find_served(app, &repo, &chart, &reference).await else {
@@ -225,7 +225,7 @@ pub async fn manifest(app: &Arc<App>, repo: String, chart: String, reference: St
 /// chart download) or a config blob.
 pub async fn blob(app: &Arc<App>, repo: String, chart: String, digest: String, head: bool) -> Reply {
     // A blob pushed before any manifest refers to it belongs to no chart yet.
-    let found = versions(app, &repo, &chart).unwrap_or_default();
+    let found = find_chart(app, &repo, &chart).unwrap_or_default();
     let full_name = name(&repo, &chart);
     let unknown = || error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", format!("blob unknown to {full_name}: {digest}"));
     let Some(hex) = blob_hex(&digest) else {
