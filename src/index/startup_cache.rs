@@ -519,6 +519,21 @@ mod tests {
         assert!(restored(&broken_link, &settings).is_err());
         let no_dictionary = altered(&bytes, |file| file.segments[RUN].dictionary = None);
         assert_eq!(restored(&no_dictionary, &settings).unwrap_err(), "a run has no dictionary");
+        // Consistent CRC-32s, but a version's offsets outside its entry, or on bytes that
+        // cannot be a version and a digest.
+        let outside = altered(&bytes, |file| file.charts[3].versions[1].version_at = 1 << 20);
+        assert_eq!(restored(&outside, &settings).unwrap_err(), "a version's offsets fall outside its entry");
+        let digest_past_end = altered(&bytes, |file| {
+            let version = &mut file.charts[3].versions[1];
+            version.digest_at = version.text_len - 10;
+        });
+        assert_eq!(restored(&digest_past_end, &settings).unwrap_err(), "a version's offsets fall outside its entry");
+        let not_hex = altered(&bytes, |file| file.charts[3].versions[1].digest_at = 0);
+        let not_version = altered(&bytes, |file| file.charts[3].versions[1].version_at = 0);
+        for wrong in [not_hex, not_version] {
+            let problem = restored(&wrong, &settings).unwrap_err();
+            assert_eq!(problem, "a version's offsets do not point at its version and digest");
+        }
         let wrong_crc = altered(&bytes, |file| file.segments[1].text_crc ^= 1);
         assert_eq!(restored(&wrong_crc, &settings).unwrap_err(), "a segment's text does not match its CRC-32");
         assert!(restored(&bytes, &settings).is_ok(), "untouched, it is taken");
