@@ -14,8 +14,9 @@
 //!   (`JSON_INDEX`), and the separators JSON needs between them.
 //! - `crc`: CRC-32 of a concatenation from its parts.
 //! - `settings`: what every repository's index shares (`CHART_URL`, `CONTEXT_PATH`, …).
-//! - `entry`: one indexed version, rendered once when it arrives.
-//! - `charts`: a chart's versions, and pointing their text into a segment's.
+//! - `entry`: one version as a scan or an upload reads it, rendered once when it arrives.
+//! - `charts`: a chart's text and a fixed-size row per version (what the index keeps of
+//!   each version), and pointing that text into a segment's.
 //! - `piece`: a run of text and its raw-deflate link of the gzip chain.
 //! - `blocks`: segments, grouped in blocks that carry joined CRCs.
 //! - `segments`: where the text is cut, kept in step with the charts.
