@@ -274,36 +274,36 @@ impl Chart {
 impl Row {
     /// The row of `version`, whose entry starts at `at` in the chart's text.
     fn new(at: usize, version: &Part) -> Row {
-        let fits = |n: usize| u32::try_from(n).expect("a chart's text is under 4 GiB");
-        let mut row = Row {
-            at: fits(at),
-            version_at: version.version_at,
-            version_len: version.version_len,
-            digest_at: version.digest_at,
-            size: 0,
-            modified: 0,
-        };
-        row.set_stamp(version.stamp);
-        row
+        let at = u32::try_from(at).expect("a chart's text is under 4 GiB");
+        Row::at(at, (version.version_at, version.version_len), version.digest_at, version.stamp)
     }
 
-    /// A row read back from the start-up cache, if its offsets fall inside the entry,
-    /// which is `len` long.
-    pub fn checked(at: usize, len: usize, version: (u32, u32), digest_at: u32, stamp: FileStamp) -> Option<Row> {
-        let inside = |start: u32, n: usize| (start as usize).checked_add(n).is_some_and(|end| end <= len);
-        if !inside(version.0, version.1 as usize) || version.1 == 0 || !inside(digest_at, DIGEST_HEX) {
-            return None;
-        }
-        let mut row = Row {
-            at: u32::try_from(at).ok()?,
-            version_at: version.0,
-            version_len: version.1,
-            digest_at,
-            size: 0,
-            modified: 0,
+    /// A row read back from the start-up cache, starting at `at` in its chart's text, if
+    /// its offsets point inside `entry` at a version and a digest's hex.
+    pub fn checked(
+        at: usize,
+        entry: &[u8],
+        version: (u32, u32),
+        digest_at: u32,
+        stamp: FileStamp,
+    ) -> Result<Row, &'static str> {
+        let slice = |start: u32, len: usize| entry.get(start as usize..(start as usize).checked_add(len)?);
+        let (Some(spelled), Some(digest), Ok(at)) =
+            (slice(version.0, version.1 as usize), slice(digest_at, DIGEST_HEX), u32::try_from(at))
+        else {
+            return Err("a version's offsets fall outside its entry");
         };
+        let version_char = |b: &u8| b.is_ascii_alphanumeric() || b"+-.".contains(b);
+        if spelled.is_empty() || !spelled.iter().all(version_char) || !digest.iter().all(u8::is_ascii_hexdigit) {
+            return Err("a version's offsets do not point at its version and digest");
+        }
+        Ok(Row::at(at, version, digest_at, stamp))
+    }
+
+    fn at(at: u32, (version_at, version_len): (u32, u32), digest_at: u32, stamp: FileStamp) -> Row {
+        let mut row = Row { at, version_at, version_len, digest_at, size: 0, modified: 0 };
         row.set_stamp(stamp);
-        Some(row)
+        row
     }
 
     /// Keeps the stamp's size and time (its tag the chart keeps, see [`Extras`]).

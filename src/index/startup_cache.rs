@@ -261,16 +261,9 @@ fn decode(bytes: &[u8], url_prefix: &str, settings: &IndexSettings) -> Result<Re
             }
             let at = text.at - start;
             let entry = text.take(v.text_len)?;
-            let row = Row::checked(at, entry.len(), (v.version_at, v.version_len), v.digest_at, v.file.stamp())
-                .ok_or("a version's offsets fall outside its entry")?;
-            let version = &entry[v.version_at as usize..][..v.version_len as usize];
-            let digest = &entry[v.digest_at as usize..][..64];
-            if !version.iter().all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-                || !digest.iter().all(u8::is_ascii_hexdigit)
-            {
-                return Err("a version's offsets do not point at its version and digest".into());
-            }
+            let row = Row::checked(at, entry, (v.version_at, v.version_len), v.digest_at, v.file.stamp())?;
             if !v.file.name.is_empty() {
+                let version = &entry[v.version_at as usize..][..v.version_len as usize];
                 let version = String::from_utf8_lossy(version).into_owned();
                 odd_files.insert(v.file.name.clone(), (cached.name.clone(), version));
                 odd.push((j as u32, v.file.name.into_boxed_str()));
