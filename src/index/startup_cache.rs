@@ -317,10 +317,11 @@ impl<'a, I: Iterator<Item = &'a Bytes>> Cursor<'a, I> {
 
     /// Takes the separator `expected`, which must be there.
     fn expect(&mut self, expected: &[u8]) -> Result<(), String> {
-        match expected.is_empty() || self.text.get(self.at..self.at + expected.len()) == Some(expected) {
-            true => Ok(self.at += expected.len()),
-            false => Err("a separator is not where the charts put it".into()),
+        if self.text.get(self.at..self.at + expected.len()) != Some(expected) {
+            return Err("a separator is not where the charts put it".into());
         }
+        self.at += expected.len();
+        Ok(())
     }
 
     /// The text read since `start` in the current segment.
