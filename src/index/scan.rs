@@ -2,15 +2,17 @@
 //! changes made behind the server's back.
 //!
 //! A scan lists each repository, reads only the packages whose size or mtime differ from
-//! what the index holds, and does the reading — hashing and `Chart.yaml` — on a bounded
-//! pool of worker threads fed by a crossbeam channel, so start-up runs at disk speed
-//! while memory holds only `workers` packages at a time.
+//! what the index holds, and does the reading in two stages joined by bounded crossbeam
+//! channels: readers fetch packages with many requests in flight, a pool of worker
+//! threads (one per core) hashes them and reads `Chart.yaml`. So start-up runs at disk
+//! and CPU speed while memory holds only a few batches of packages at a time.
 
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use bytes::Bytes;
 use rustc_hash::FxHashMap;
 
 use super::entry::{FileStamp, IndexedVersion};
@@ -226,8 +228,16 @@ fn fill(
 /// and the version or why it is none.
 type ReadResult = (usize, ObjectInfo, Result<IndexedVersion, String>);
 
-/// Reads `jobs` on `workers` threads and hands each result to `take` on this thread as it
-/// arrives (sorting results out while the workers read); logs progress on big scans.
+/// A package's bytes as a reader fetched them, for a worker to check and render.
+type Fetched = (usize, ObjectInfo, Result<Bytes, String>);
+
+/// Reads `jobs` and hands each result to `take` on this thread as it arrives (sorting
+/// results out while the rest is read); logs progress on big scans.
+///
+/// Two stages: readers fetch the bytes, `workers` threads check, hash and render them.
+/// Fetching waits on the device (a cold page cache, a bucket) far more than it computes,
+/// so it runs `READERS_PER_WORKER` times as many requests at once as there are workers:
+/// a disk or a store serves a deep queue faster than one request per core.
 fn read_all(
     storage: &dyn Storage,
     workers: usize,
@@ -241,18 +251,43 @@ fn read_all(
         return;
     }
     let started = Instant::now();
-    tracing::info!(packages = total, workers, "reading packages");
+    let readers = (workers * READERS_PER_WORKER).min(total.div_ceil(BATCH));
+    tracing::info!(packages = total, workers, readers, "reading packages");
     // Work travels in batches: one channel operation per package made start-up spend a
     // fifth of its time switching threads.
-    let (job_tx, job_rx) = crossbeam_channel::bounded::<Vec<(usize, ObjectInfo)>>(workers * 2);
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<Vec<(usize, ObjectInfo)>>(readers);
+    let (fetched_tx, fetched_rx) = crossbeam_channel::bounded::<Vec<Fetched>>(workers * 2);
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Vec<ReadResult>>();
     std::thread::scope(|scope| {
-        for _ in 0..workers.min(total) {
-            let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
+        for _ in 0..readers {
+            let (job_rx, fetched_tx) = (job_rx.clone(), fetched_tx.clone());
             scope.spawn(move || {
-                for batch in job_rx {
-                    let done = batch.into_iter().map(|(i, object)| {
-                        let (object, result) = read_version(storage, &repositories[i], object);
+                let mut fetched = Vec::with_capacity(BATCH);
+                let mut bytes = 0;
+                for (i, object) in job_rx.into_iter().flatten() {
+                    let (object, result) = fetch(storage, &repositories[i], object);
+                    bytes += result.as_ref().map_or(0, Bytes::len);
+                    fetched.push((i, object, result));
+                    // A batch of big packages goes on early: memory holds a few batches.
+                    if fetched.len() == BATCH || bytes >= BATCH_BYTES {
+                        bytes = 0;
+                        if fetched_tx.send(std::mem::replace(&mut fetched, Vec::with_capacity(BATCH))).is_err() {
+                            return;
+                        }
+                    }
+                }
+                if !fetched.is_empty() {
+                    let _ = fetched_tx.send(fetched);
+                }
+            });
+        }
+        drop(fetched_tx);
+        for _ in 0..workers.min(total) {
+            let (fetched_rx, done_tx) = (fetched_rx.clone(), done_tx.clone());
+            scope.spawn(move || {
+                for batch in fetched_rx {
+                    let done = batch.into_iter().map(|(i, object, bytes)| {
+                        let result = bytes.and_then(|bytes| digest(&repositories[i], &object, &bytes));
                         (i, object, result)
                     });
                     if done_tx.send(done.collect()).is_err() {
@@ -286,36 +321,49 @@ fn read_all(
     })
 }
 
+/// Fetches per digest worker: enough requests in flight to keep a disk's or a store's
+/// queue full, few enough that their batches stay small in memory.
+const READERS_PER_WORKER: usize = 4;
+
+/// Bytes a reader gathers before it hands a batch on, however few packages that is.
+const BATCH_BYTES: usize = 8 << 20;
+
 /// Packages per unit of work handed to a scan worker.
 const BATCH: usize = 64;
 
-/// Reads, checks, hashes and renders one package found in storage. Rendering happens here,
-/// on the workers, so start-up renders on every core. Returns the object as it was read
-/// (its size and time then), or as listed if it could not be read.
+/// Reads, checks, hashes and renders one package found in storage. Returns the object as
+/// it was read (its size and time then), or as listed if it could not be read.
 pub(super) fn read_version(
     storage: &dyn Storage,
     repository: &Repository,
     listed: ObjectInfo,
 ) -> (ObjectInfo, Result<IndexedVersion, String>) {
-    let (bytes, object) = match storage.read_object(repository.name(), &listed.name) {
-        Ok(read) => read,
-        Err(e) => return (listed, Err(format!("cannot read: {e}"))),
-    };
-    let read = match package::read_with_digest(&bytes, Keep::ChartYaml, repository.settings().strict_semver) {
-        Ok(read) => read,
-        Err(problem) => return (object, Err(problem)),
-    };
-    let stamp = FileStamp::of(&object);
+    let (object, bytes) = fetch(storage, repository, listed);
+    let result = bytes.and_then(|bytes| digest(repository, &object, &bytes));
+    (object, result)
+}
+
+/// A package's bytes, with the object as it was read, or as listed if it could not be.
+fn fetch(storage: &dyn Storage, repository: &Repository, listed: ObjectInfo) -> (ObjectInfo, Result<Bytes, String>) {
+    match storage.read_object(repository.name(), &listed.name) {
+        Ok((bytes, object)) => (object, Ok(bytes)),
+        Err(e) => (listed, Err(format!("cannot read: {e}"))),
+    }
+}
+
+/// Checks, hashes and renders the package `object` holds. Rendering happens here, on the
+/// workers, so start-up renders on every core.
+fn digest(repository: &Repository, object: &ObjectInfo, bytes: &[u8]) -> Result<IndexedVersion, String> {
+    let read = package::read_with_digest(bytes, Keep::ChartYaml, repository.settings().strict_semver)?;
     let package = read.package;
-    let version = IndexedVersion::new(
+    Ok(IndexedVersion::new(
         package.metadata,
         package.version,
         object.name.clone(),
-        stamp,
+        FileStamp::of(object),
         read.digest,
         object.modified,
         repository.url_prefix(),
         repository.settings().format,
-    );
-    (object, Ok(version))
+    ))
 }
