@@ -41,6 +41,7 @@ mod settings;
 mod entry;
 mod charts;
 mod piece;
+mod parallel;
 mod blocks;
 mod segments;
 mod encoding;

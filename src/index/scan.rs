@@ -7,7 +7,6 @@
 //! threads (one per core) hashes them and reads `Chart.yaml`. So start-up runs at disk
 //! and CPU speed while memory holds only a few batches of packages at a time.
 
-use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -16,6 +15,7 @@ use bytes::Bytes;
 use rustc_hash::FxHashMap;
 
 use super::entry::{FileStamp, IndexedVersion};
+use super::parallel;
 use super::progress::ScanProgress;
 use super::repository::Repository;
 use super::state::RepoState;
@@ -32,6 +32,58 @@ struct Plan {
     remove: Vec<(String, FileStamp)>,
     /// Every package file the listing holds.
     present: Vec<String>,
+    /// Nothing was indexed when planned: what is read fills the state at once.
+    fresh: bool,
+}
+
+/// What the reads of one repository came to, sorted out on the scan's thread as they
+/// arrive, while the rest is still being read.
+enum Gathered {
+    /// In arrival order: each will be weighed against what the index holds.
+    Each(Vec<(ObjectInfo, Result<IndexedVersion, String>)>),
+    /// A first scan's versions, grouped by chart, and the files that are no packages.
+    ByChart { charts: FxHashMap<String, Vec<IndexedVersion>>, broken: Vec<(ObjectInfo, String)> },
+}
+
+impl Gathered {
+    fn for_plan(plan: &Plan) -> Gathered {
+        match plan.fresh {
+            true => Gathered::ByChart { charts: FxHashMap::default(), broken: Vec::new() },
+            false => Gathered::Each(Vec::with_capacity(plan.read.len())),
+        }
+    }
+
+    fn take(&mut self, object: ObjectInfo, result: Result<IndexedVersion, String>) {
+        match (self, result) {
+            (Gathered::Each(results), result) => results.push((object, result)),
+            (Gathered::ByChart { charts, .. }, Ok(version)) => match charts.get_mut(&version.name) {
+                Some(versions) => versions.push(version),
+                None => drop(charts.insert(version.name.clone(), vec![version])),
+            },
+            (Gathered::ByChart { broken, .. }, Err(problem)) => broken.push((object, problem)),
+        }
+    }
+
+    /// Each result with the file it was read from and that file's stamp then.
+    fn into_each(self) -> Vec<(String, FileStamp, Result<IndexedVersion, String>)> {
+        match self {
+            Gathered::Each(results) => results
+                .into_iter()
+                .map(|(object, result)| {
+                    let stamp = FileStamp::of(&object);
+                    (object.name, stamp, result)
+                })
+                .collect(),
+            Gathered::ByChart { charts, broken } => {
+                let versions = charts.into_values().flatten().map(|v| (v.file_name().into_owned(), v.stamp, Ok(v)));
+                let broken = broken.into_iter().map(|(object, problem)| {
+                    let stamp = FileStamp::of(&object);
+                    (object.name, stamp, Err(problem))
+                });
+                versions.chain(broken).collect()
+            }
+        }
+    }
 }
 
 /// Syncs the given repositories with `storage`, reading packages on `workers` threads,
@@ -62,12 +114,12 @@ pub fn sync(
         .enumerate()
         .flat_map(|(i, plan)| plan.read.iter().map(move |(object, _)| (i, object.clone())))
         .collect();
-    let mut results: Vec<Vec<(ObjectInfo, Result<IndexedVersion, String>)>> =
-        plans.iter().map(|plan| Vec::with_capacity(plan.read.len())).collect();
+    let mut gathered: Vec<Gathered> = plans.iter().map(Gathered::for_plan).collect();
     progress.begin(jobs.len());
-    read_all(storage, workers, repositories, jobs, progress, |(i, object, result)| results[i].push((object, result)));
-    for ((repository, plan), results) in repositories.iter().zip(plans).zip(results) {
-        let changed = repository.change(|state| apply(state, repository, plan, results).then(|| state.version_count()));
+    read_all(storage, workers, repositories, jobs, progress, |(i, object, result)| gathered[i].take(object, result));
+    for ((repository, plan), gathered) in repositories.iter().zip(plans).zip(gathered) {
+        let changed =
+            repository.change(|state| apply(state, repository, plan, gathered).then(|| state.version_count()));
         if let Some(versions) = changed {
             tracing::info!(repo = %repository.name(), versions, "index updated from storage");
         }
@@ -92,7 +144,7 @@ fn plan(state: &RepoState, listing: Vec<ObjectInfo>) -> Plan {
             }
         }
     }
-    let mut plan = Plan { remove, ..Plan::default() };
+    let mut plan = Plan { fresh: state.is_new(), remove, ..Plan::default() };
     for (object, indexed) in listing.into_iter().zip(indexed) {
         let stamp = FileStamp::of(&object);
         if indexed != Some(stamp) && state.broken_at(&object.name) != Some(&stamp) {
@@ -107,16 +159,15 @@ fn plan(state: &RepoState, listing: Vec<ObjectInfo>) -> Plan {
 
 /// Applies a plan's results; a file a writer touched since planning is left alone (the
 /// writer's view is newer). Returns whether the index changed.
-fn apply(
-    state: &mut RepoState,
-    repository: &Repository,
-    plan: Plan,
-    results: Vec<(ObjectInfo, Result<IndexedVersion, String>)>,
-) -> bool {
-    let Plan { read, remove, present } = plan;
-    if state.is_new() && remove.is_empty() {
-        return fill(state, repository, present, results);
-    }
+fn apply(state: &mut RepoState, repository: &Repository, plan: Plan, gathered: Gathered) -> bool {
+    let Plan { read, remove, present, .. } = plan;
+    let results = match gathered {
+        // Still nothing indexed (no writer came first): every version goes in at once.
+        Gathered::ByChart { charts, broken } if state.is_new() => {
+            return fill(state, repository, present, charts, broken)
+        }
+        gathered => gathered.into_each(),
+    };
     let mut changed = false;
     for (file, stamp) in remove {
         if state.stamp_of(&file) == Some(stamp) {
@@ -126,12 +177,11 @@ fn apply(
     }
     let planned: std::collections::HashMap<String, Option<FileStamp>> =
         read.into_iter().map(|(object, stamp)| (object.name, stamp)).collect();
-    for (object, result) in results {
-        if state.stamp_of(&object.name) != planned[&object.name] {
+    for (file, stamp, result) in results {
+        if state.stamp_of(&file) != planned[&file] {
             continue;
         }
-        let stamp = FileStamp::of(&object);
-        changed |= put_read(state, repository, object.name, stamp, result);
+        changed |= put_read(state, repository, file, stamp, result);
     }
     state.keep_broken_among(&present);
     changed
@@ -174,54 +224,59 @@ fn fill(
     state: &mut RepoState,
     repository: &Repository,
     present: Vec<String>,
-    results: Vec<(ObjectInfo, Result<IndexedVersion, String>)>,
+    charts: FxHashMap<String, Vec<IndexedVersion>>,
+    broken: Vec<(ObjectInfo, String)>,
 ) -> bool {
-    // Grouped by chart through a hash map: sorting 130,000 versions scattered over the
-    // heap was cache misses all the way; sorting 13,000 names and then each chart's few
-    // versions is not.
-    let mut by_name: HashMap<String, Vec<IndexedVersion>> = HashMap::new();
-    for (object, result) in results {
-        match result {
-            Ok(version) => match by_name.get_mut(&version.name) {
-                Some(versions) => versions.push(version),
-                None => drop(by_name.insert(version.name.clone(), vec![version])),
-            },
-            Err(problem) => {
-                tracing::warn!(repo = %repository.name(), file = %object.name, %problem, "skipping a file that is not a valid chart package");
-                let stamp = FileStamp::of(&object);
-                state.mark_broken(object.name, stamp);
-            }
-        }
+    for (object, problem) in broken {
+        tracing::warn!(repo = %repository.name(), file = %object.name, %problem, "skipping a file that is not a valid chart package");
+        let stamp = FileStamp::of(&object);
+        state.mark_broken(object.name, stamp);
     }
-    let mut charts: Vec<(String, Vec<IndexedVersion>)> = by_name.into_iter().collect();
+    // Sorting 13,000 names and then each chart's few versions, not 130,000 versions
+    // scattered over the heap (cache misses all the way); the versions on every core.
+    let mut charts: Vec<(String, Vec<IndexedVersion>)> = charts.into_iter().collect();
     charts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let upload_named = |v: &IndexedVersion| v.odd_file().is_none();
-    let mut kept: Vec<(String, Vec<IndexedVersion>)> = Vec::with_capacity(charts.len());
-    for (name, mut versions) in charts {
-        // Newest first; two files holding one version end up side by side, the one named
-        // as an upload would name it first, and only that one is kept.
-        versions.sort_by(|a, b| {
-            newest_first(&a.semver, &b.semver)
-                .then_with(|| a.version.cmp(&b.version))
-                .then_with(|| upload_named(b).cmp(&upload_named(a)))
-        });
-        let mut chart: Vec<IndexedVersion> = Vec::with_capacity(versions.len());
-        for version in versions {
-            match chart.last() {
-                Some(other) if other.version == version.version => {
-                    tracing::warn!(repo = %repository.name(), file = %version.file_name(), indexed = %other.file_name(),
-                        "skipping a package whose chart version is already indexed from another file");
-                    state.mark_broken(version.file_name().into_owned(), version.stamp);
-                }
-                _ => chart.push(version),
-            }
+    let sorted = parallel::map(charts, 256, |(name, versions)| {
+        let (kept, doubles) = newest_first_once(versions);
+        ((name, kept), doubles)
+    });
+    let mut kept = Vec::with_capacity(sorted.len());
+    for (chart, doubles) in sorted {
+        for (double, indexed) in doubles {
+            tracing::warn!(repo = %repository.name(), file = %double.file_name(), %indexed,
+                "skipping a package whose chart version is already indexed from another file");
+            state.mark_broken(double.file_name().into_owned(), double.stamp);
         }
-        kept.push((name, chart));
+        kept.push(chart);
     }
     let changed = !kept.is_empty();
     state.fill(kept);
     state.keep_broken_among(&present);
     changed
+}
+
+/// One chart's versions newest first. Two files holding one version end up side by side,
+/// the one named as an upload would name it first, and only that one is kept: the others
+/// are returned with the file kept in their place.
+fn newest_first_once(mut versions: Vec<IndexedVersion>) -> (Vec<IndexedVersion>, Vec<(IndexedVersion, String)>) {
+    let upload_named = |v: &IndexedVersion| v.odd_file().is_none();
+    versions.sort_by(|a, b| {
+        newest_first(&a.semver, &b.semver)
+            .then_with(|| a.version.cmp(&b.version))
+            .then_with(|| upload_named(b).cmp(&upload_named(a)))
+    });
+    let mut kept: Vec<IndexedVersion> = Vec::with_capacity(versions.len());
+    let mut doubles = Vec::new();
+    for version in versions {
+        match kept.last() {
+            Some(other) if other.version == version.version => {
+                let indexed = other.file_name().into_owned();
+                doubles.push((version, indexed));
+            }
+            _ => kept.push(version),
+        }
+    }
+    (kept, doubles)
 }
 
 /// A package read by a worker: its repository's index in the scan, the object as read,
@@ -366,4 +421,67 @@ fn digest(repository: &Repository, object: &ObjectInfo, bytes: &[u8]) -> Result<
         repository.url_prefix(),
         repository.settings().format,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::chart::ChartVersionEntry;
+    use crate::index::render::Format;
+    use crate::index::settings::IndexSettings;
+
+    fn object(file: &str, size: u64) -> ObjectInfo {
+        ObjectInfo { name: file.into(), size, modified: UNIX_EPOCH + Duration::from_secs(size), tag: 0 }
+    }
+
+    fn version(name: &str, version: &str, object: &ObjectInfo) -> IndexedVersion {
+        let mut entry = ChartVersionEntry { name: name.into(), version: version.into(), ..Default::default() };
+        let semver = entry.validate(false).unwrap();
+        let stamp = FileStamp::of(object);
+        IndexedVersion::new(entry, semver, object.name.clone(), stamp, [7; 32], object.modified, "", Format::Yaml)
+    }
+
+    fn first_scan(state: &RepoState, listed: &[ObjectInfo]) -> Plan {
+        let names = listed.iter().map(|o| ObjectInfo { size: 0, modified: UNIX_EPOCH, ..o.clone() }).collect();
+        plan(state, names)
+    }
+
+    #[test]
+    fn a_first_scan_fills_charts_newest_first_with_one_file_per_version() {
+        let repository = Repository::new("team".into(), &IndexSettings::default());
+        let files =
+            [object("web-1.0.0.tgz", 10), object("web-2.0.0.tgz", 20), object("copy.tgz", 30), object("x.tgz", 40)];
+        let mut state = RepoState::new(Format::Yaml);
+        let plan = first_scan(&state, &files);
+        let mut gathered = Gathered::for_plan(&plan);
+        gathered.take(files[2].clone(), Ok(version("web", "1.0.0", &files[2])));
+        gathered.take(files[0].clone(), Ok(version("web", "1.0.0", &files[0])));
+        gathered.take(files[1].clone(), Ok(version("web", "2.0.0", &files[1])));
+        gathered.take(files[3].clone(), Err("not a package".into()));
+        assert!(apply(&mut state, &repository, plan, gathered));
+        let web = &state.charts()["web"];
+        let versions: Vec<_> = web.versions().map(|v| (v.version().to_string(), v.file_name().into_owned())).collect();
+        assert_eq!(versions, [("2.0.0".into(), "web-2.0.0.tgz".into()), ("1.0.0".into(), "web-1.0.0.tgz".into())]);
+        assert_eq!(state.broken_at("copy.tgz"), Some(&FileStamp::of(&files[2])), "the second file of 1.0.0");
+        assert_eq!(state.broken_at("x.tgz"), Some(&FileStamp::of(&files[3])));
+    }
+
+    #[test]
+    fn a_writer_that_came_first_during_a_first_scan_keeps_what_it_wrote() {
+        let repository = Repository::new("team".into(), &IndexSettings::default());
+        let files = [object("web-1.0.0.tgz", 10), object("web-2.0.0.tgz", 20)];
+        let mut state = RepoState::new(Format::Yaml);
+        let plan = first_scan(&state, &files);
+        let mut gathered = Gathered::for_plan(&plan);
+        gathered.take(files[0].clone(), Ok(version("web", "1.0.0", &files[0])));
+        gathered.take(files[1].clone(), Ok(version("web", "2.0.0", &files[1])));
+        // An upload replaced web-1.0.0.tgz while the scan read the old bytes.
+        let uploaded = object("web-1.0.0.tgz", 99);
+        state.insert(version("web", "1.0.0", &uploaded));
+        assert!(apply(&mut state, &repository, plan, gathered));
+        assert_eq!(state.stamp_of("web-1.0.0.tgz"), Some(FileStamp::of(&uploaded)), "the upload's, not the scan's");
+        assert_eq!(state.stamp_of("web-2.0.0.tgz"), Some(FileStamp::of(&files[1])));
+    }
 }

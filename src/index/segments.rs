@@ -22,6 +22,7 @@ use bytes::Bytes;
 
 use super::blocks::{Blocks, Segment};
 use super::charts::{Chart, Charts};
+use super::parallel::threads_for;
 use super::piece::{dictionary, size_class, Piece};
 use super::render::Format;
 
@@ -220,12 +221,6 @@ fn compress_all(cuts: &[Cut], format: Format) -> Vec<Segment> {
             .collect();
         workers.into_iter().flat_map(|w| w.join().expect("compression worker")).collect()
     })
-}
-
-/// Threads worth starting for `units` of work: one per core, but none for a little work.
-fn threads_for(units: usize) -> usize {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    units.clamp(1, cores)
 }
 
 /// One segment's text, freshly rendered.
