@@ -279,6 +279,29 @@ maintainers:\n- name: Ann\n  email: ann@x.io\n  extra: 1\ndependencies:\n- name:
     }
 
     #[test]
+    fn every_kind_of_scalar_reads_as_text_and_nothing_else_does() {
+        let yaml = b"name: x\nversion: 1.0.0\nappVersion: 1.10\nkubeVersion: 7\ndescription: -3\nicon: 1e3\n\
+home: true\ncondition: ~\ntags: !!str 2.0\nkeywords: [a, 1.50, null, false]\n";
+        let entry = ChartVersionEntry::from_chart_yaml(yaml).unwrap();
+        assert_eq!(entry.app_version.as_deref(), Some("1.1"), "a float, as YAML reads it");
+        assert_eq!(entry.kube_version.as_deref(), Some("7"));
+        assert_eq!(entry.description.as_deref(), Some("-3"));
+        assert_eq!(entry.icon.as_deref(), Some("1000.0"));
+        assert_eq!(entry.home.as_deref(), Some("true"));
+        assert_eq!(entry.condition, None, "null is no condition");
+        assert_eq!(entry.tags.as_deref(), Some("2.0"), "a tagged string stays as written");
+        assert_eq!(entry.keywords, ["a", "1.5", "", "false"]);
+        for (yaml, found) in [
+            ("name: x\nversion: 1.0.0\nhome: [a]", "found Sequence [String(\"a\")]"),
+            ("name: x\nversion: 1.0.0\nhome: {a: 1}", "found Mapping {\"a\": Number(1)}"),
+            ("name: x\nversion: 1.0.0\nhome: !custom b", "found TaggedValue { tag: !custom, value: String(\"b\") }"),
+        ] {
+            let problem = ChartVersionEntry::from_chart_yaml(yaml.as_bytes()).unwrap_err();
+            assert!(problem.contains(&format!("expected a string, {found}")), "{problem}");
+        }
+    }
+
+    #[test]
     fn validation_messages_follow_helm() {
         let check = |yaml: &str| {
             ChartVersionEntry::from_chart_yaml(yaml.as_bytes()).and_then(|mut e| e.validate(false).map(|_| e))
