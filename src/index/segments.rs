@@ -22,7 +22,7 @@ use bytes::Bytes;
 
 use super::blocks::{Blocks, Segment};
 use super::charts::{Chart, Charts};
-use super::parallel::threads_for;
+use super::parallel::{self, threads_for};
 use super::piece::{dictionary, size_class, Piece};
 use super::render::Format;
 
@@ -119,14 +119,9 @@ impl Segments {
         let mut all: Vec<(String, Arc<Chart>)> = std::mem::take(charts).into_iter().collect();
         let per_thread = all.len().div_ceil(threads_for(all.len() / 256)).max(1);
         let (target, format) = (self.target, self.format);
-        let cuts: Vec<Cut> = std::thread::scope(|scope| {
-            let workers: Vec<_> = all
-                .chunks_mut(per_thread)
-                .enumerate()
-                .map(|(i, run)| scope.spawn(move || cut(run, target, format, i == 0)))
-                .collect();
-            workers.into_iter().flat_map(|w| w.join().expect("cutting worker")).collect()
-        });
+        let runs: Vec<_> = all.chunks_mut(per_thread).enumerate().collect();
+        let cuts: Vec<Cut> =
+            parallel::map(runs, 1, |(i, run)| cut(run, target, format, i == 0)).into_iter().flatten().collect();
         self.blocks = Blocks::new(compress_all(&cuts, format).into_iter().map(Arc::new).collect());
         *charts = all.into_iter().collect();
     }
@@ -193,33 +188,13 @@ impl Segments {
     }
 }
 
-/// Compresses freshly cut texts into segments, on all cores.
+/// Compresses freshly cut texts into segments, on all cores. (Threads pay off only for a
+/// big rebuild, a start-up; a small repository is one segment.)
 fn compress_all(cuts: &[Cut], format: Format) -> Vec<Segment> {
-    // Threads pay off only for a big rebuild (a start-up); a small repository is one segment.
-    let per_thread = cuts.len().div_ceil(threads_for(cuts.len() / 16)).max(1);
     let previous = |i: usize| if i == 0 { Bytes::from_static(format.prefix(false)) } else { cuts[i - 1].text.clone() };
-    let compress = |first: usize, part: &[Cut]| -> Vec<Segment> {
-        part.iter()
-            .enumerate()
-            .map(|(i, cut)| Segment {
-                first: cut.first.clone(),
-                piece: Piece::new(cut.text.clone(), &previous(first + i)),
-            })
-            .collect()
-    };
-    if per_thread >= cuts.len() {
-        return compress(0, cuts);
-    }
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = cuts
-            .chunks(per_thread)
-            .enumerate()
-            .map(|(chunk, part)| {
-                let compress = &compress;
-                scope.spawn(move || compress(chunk * per_thread, part))
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("compression worker")).collect()
+    parallel::map((0..cuts.len()).collect(), 16, |i| Segment {
+        first: cuts[i].first.clone(),
+        piece: Piece::new(cuts[i].text.clone(), &previous(i)),
     })
 }
 

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::blocks::Segment;
 use super::charts::{Chart, Charts, Row};
 use super::entry::FileStamp;
+use super::parallel;
 use super::piece::{dictionary, kept, size_class, Piece};
 use super::render::Format;
 use super::repository::Repository;
@@ -361,34 +362,20 @@ impl std::io::Write for CrcWriter<'_> {
 /// The segments' pieces, their text inflated: in runs of [`RUN`] segments, each core
 /// taking its share of whole runs (a run needs only the dictionary kept at its start).
 fn inflate_all(segments: &[CachedSegment], format: Format) -> Result<Vec<Piece>, String> {
-    let runs = segments.len().div_ceil(RUN);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(runs).max(1);
-    let share = (runs.div_ceil(threads) * RUN).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = segments
-            .chunks(share)
-            .enumerate()
-            .map(|(t, mine)| {
-                scope.spawn(move || -> Result<Vec<Piece>, String> {
-                    let mut pieces = Vec::with_capacity(mine.len());
-                    for (r, run) in mine.chunks(RUN).enumerate() {
-                        let start: &[u8] = match &run[0].dictionary {
-                            Some(dictionary) => dictionary,
-                            None if t == 0 && r == 0 => format.prefix(false),
-                            None => return Err("a run has no dictionary".into()),
-                        };
-                        pieces.extend(inflate_run(run, start)?);
-                    }
-                    Ok(pieces)
-                })
-            })
-            .collect();
-        let mut pieces = Vec::with_capacity(segments.len());
-        for worker in workers {
-            pieces.extend(worker.join().expect("inflate thread")?);
-        }
-        Ok(pieces)
-    })
+    let runs: Vec<(usize, &[CachedSegment])> = segments.chunks(RUN).enumerate().collect();
+    let inflated = parallel::map(runs, 1, |(r, run)| {
+        let start: &[u8] = match &run[0].dictionary {
+            Some(dictionary) => dictionary,
+            None if r == 0 => format.prefix(false),
+            None => return Err("a run has no dictionary".to_string()),
+        };
+        inflate_run(run, start)
+    });
+    let mut pieces = Vec::with_capacity(segments.len());
+    for run in inflated {
+        pieces.extend(run?);
+    }
+    Ok(pieces)
 }
 
 /// One run of segments, each inflated with the end of the text before it as dictionary.
