@@ -279,7 +279,8 @@ impl Row {
     }
 
     /// A row read back from the start-up cache, starting at `at` in its chart's text, if
-    /// its offsets point inside `entry` at a version and a digest's hex.
+    /// its offsets point inside `entry` at a version (one that parses: ordering a chart's
+    /// versions relies on it) and a digest's hex.
     pub fn checked(
         at: usize,
         entry: &[u8],
@@ -294,7 +295,8 @@ impl Row {
             return Err("a version's offsets fall outside its entry");
         };
         let version_char = |b: &u8| b.is_ascii_alphanumeric() || b"+-.".contains(b);
-        if spelled.is_empty() || !spelled.iter().all(version_char) || !digest.iter().all(u8::is_ascii_hexdigit) {
+        let parses = || std::str::from_utf8(spelled).ok().and_then(|v| version::parse(v, false)).is_some();
+        if !spelled.iter().all(version_char) || !parses() || !digest.iter().all(u8::is_ascii_hexdigit) {
             return Err("a version's offsets do not point at its version and digest");
         }
         Ok(Row::at(at, version, digest_at, stamp))

@@ -511,7 +511,12 @@ mod tests {
         assert_eq!(restored(&digest_past_end, &settings).unwrap_err(), "a version's offsets fall outside its entry");
         let not_hex = altered(&bytes, |file| file.charts[3].versions[1].digest_at = 0);
         let not_version = altered(&bytes, |file| file.charts[3].versions[1].version_at = 0);
-        for wrong in [not_hex, not_version] {
+        // `apiVersion` in `  - apiVersion: v2`: letters a version may hold, but no version.
+        let no_semver = altered(&bytes, |file| {
+            let version = &mut file.charts[3].versions[1];
+            (version.version_at, version.version_len) = (4, 10);
+        });
+        for wrong in [not_hex, not_version, no_semver] {
             let problem = restored(&wrong, &settings).unwrap_err();
             assert_eq!(problem, "a version's offsets do not point at its version and digest");
         }
