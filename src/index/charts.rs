@@ -208,9 +208,17 @@ impl Chart {
         self.versions().next()
     }
 
-    /// Where the version whose text is exactly `version` is.
+    /// Where the version whose text is exactly `version` is. (Every chart download looks
+    /// its version up here: bytes compared, nothing decoded.)
     pub fn position(&self, version: &str) -> Option<usize> {
-        self.versions().position(|v| v.version() == version)
+        (0..self.rows.len()).position(|at| self.spelled(at) == version.as_bytes())
+    }
+
+    /// The version at `at` as its entry spells it.
+    fn spelled(&self, at: usize) -> &[u8] {
+        let row = &self.rows[at];
+        let start = (row.at + row.version_at) as usize;
+        &self.text[start..start + row.version_len as usize]
     }
 
     /// The version whose text is exactly `version`.
@@ -338,9 +346,7 @@ impl<'a> VersionRef<'a> {
 
     /// The version as the chart wrote it.
     pub fn version(&self) -> &'a str {
-        let row = self.row();
-        let start = (row.at + row.version_at) as usize;
-        std::str::from_utf8(&self.chart.text[start..start + row.version_len as usize]).unwrap_or_default()
+        std::str::from_utf8(self.chart.spelled(self.at)).unwrap_or_default()
     }
 
     /// Its SemVer, parsed on demand: only ordering a chart's versions and the API's
